@@ -1,0 +1,1 @@
+"""Export stage: Keras -> ONNX, parity checks, latency benchmarks."""
