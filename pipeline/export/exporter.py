@@ -1,0 +1,133 @@
+"""``rnnx export``: turn ``saved_models/NAME`` into ``export/NAME``.
+
+Engines are found in :data:`ENGINES`. ``auto`` takes the fused exporter when it
+covers every layer of the model and tf2onnx otherwise, saying why.
+
+``export/NAME/`` holds ``model.onnx``, ``vocab.json``, ``labels.json`` and
+``export.json`` (what was exported, by which engine, from which run); ``rnnx
+check`` adds ``parity.json``, ``rnnx bench`` adds ``bench.json``. The folder is
+assembled under ``export/NAME.partial`` and renamed when complete.
+
+Example::
+
+    export_run("saved_models/pos", engine="auto")   # -> Path("export/pos")
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pipeline.artifacts import atomic_path, replace_dir, write_json
+from pipeline.errors import ConfigError, ExportError
+from pipeline.export.contract import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, finalize
+
+
+def _tf2onnx(run):
+    from pipeline.export.tf2onnx_export import export_tf2onnx
+
+    return export_tf2onnx(run.model, keras_path=run.files.model)
+
+
+def _fused(run):
+    from pipeline.export.fused import convert
+
+    return convert(run.model)
+
+
+def _fused_gaps(run) -> list[str]:
+    try:
+        from pipeline.export.fused import unsupported_layers
+    except ImportError as exc:  # the fused converter is optional at import time
+        return [f"fused converter unavailable ({exc})"]
+    return unsupported_layers(run.model)
+
+
+ENGINES: dict[str, Callable] = {"fused": _fused, "tf2onnx": _tf2onnx}
+
+
+@dataclass
+class ExportResult:
+    folder: Path
+    engine: str
+    note: str = ""
+
+
+def choose_engine(run, engine: str) -> tuple[str, str]:
+    """The engine to use and a one-line reason when ``auto`` fell back."""
+    if engine == "auto":
+        gaps = _fused_gaps(run)
+        if not gaps:
+            return "fused", ""
+        return "tf2onnx", f"fused exporter does not cover: {', '.join(gaps)}; using tf2onnx"
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine!r} is not known; choose auto, {', '.join(ENGINES)}")
+    if engine == "fused":
+        gaps = _fused_gaps(run)
+        if gaps:
+            raise ExportError(f"--engine fused cannot export {run.files.root}: no converter for {gaps[0]}; "
+                              "use --engine tf2onnx or auto")
+    return engine, ""
+
+
+def model_metadata(run, engine: str) -> dict[str, object]:
+    cfg = run.model_config
+    return {
+        "task": cfg.task,
+        "cell": cfg.cell,
+        "bidirectional": cfg.bidirectional,
+        "layers": cfg.layers,
+        "labels": run.labels.names,
+        "vocab_size": run.vocab.size,
+        "vocab_sha256": run.vocab.sha256(),
+        "lowercase": run.vocab.lowercase,
+        "padding": "right, id 0; unknown word id 1",
+        "engine": engine,
+        "source_run": run.config.get("name", run.files.root.name),
+    }
+
+
+def export_run(
+    run_path: Path | str, *, out_root: Path | str = "export", engine: str = "auto", name: str | None = None,
+    force: bool = True,
+) -> ExportResult:
+    from pipeline.train.rundir import load_run
+
+    run = load_run(run_path)
+    name = name or run.files.root.name
+    final = Path(out_root) / name
+    if final.exists() and not force:
+        raise ConfigError(f"{final} exists; pass --force to replace it")
+    chosen, note = choose_engine(run, engine)
+    proto = ENGINES[chosen](run)
+    finalize(proto, model_metadata(run, chosen))
+
+    staging = final.with_name(final.name + ".partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    import onnx
+
+    with atomic_path(staging / "model.onnx") as tmp:
+        onnx.save(proto, tmp)
+    shutil.copy2(run.files.vocab, staging / "vocab.json")
+    shutil.copy2(run.files.labels, staging / "labels.json")
+    write_json(staging / "export.json", {
+        "name": name,
+        "source_run": str(run.files.root.resolve()),
+        "task": run.task,
+        "model": run.model_config.to_json(),
+        "engine": chosen,
+        "engine_note": note,
+        "opset": OPSET,
+        "ir_version": IR_VERSION,
+        "input": {"name": INPUT_NAME, "dtype": "int64", "shape": ["batch", "time"], "padding": "right, 0"},
+        "output": {"name": OUTPUT_NAME, "dtype": "float32",
+                   "shape": ["batch", "time", "labels"] if run.task == "tagging" else ["batch", "labels"]},
+        "files": {"model.onnx": (staging / "model.onnx").stat().st_size},
+        "data": {k: run.config.get(k) for k in ("data", "data_format", "column", "test")},
+    })
+    replace_dir(staging, final)
+    return ExportResult(final, chosen, note)

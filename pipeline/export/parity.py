@@ -1,0 +1,181 @@
+"""``rnnx check``: prove that ONNX Runtime gives Keras's answers.
+
+Two comparisons, both at real (non-padding) positions only:
+
+* the whole held-out split of the run's data, in length-sorted padded batches;
+* random batches (batch 1..64, lengths 1..200, length-1 rows included) of random
+  ids, padded inside one batch, so padding handling is exercised hard.
+
+It fails when the max absolute probability difference exceeds ``atol``
+(1e-4), or when the predicted label differs anywhere the Keras top-2 margin
+exceeds ``margin`` (1e-3) — a flip between near-ties is not a failure. The
+report (max/mean difference, label agreement, accuracy under each runtime) is
+written to ``export/NAME/parity.json`` whether it passes or not.
+
+Example::
+
+    report = check_export("export/pos")    # raises ParityError on failure
+    report["heldout"]["max_abs_diff"]      # e.g. 3.2e-07
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.artifacts import read_json, write_json
+from pipeline.errors import ParityError, RnnxError
+from pipeline.runtime.batches import pad_batch, run_batched
+
+
+@dataclass
+class Tolerance:
+    atol: float = 1e-4
+    margin: float = 1e-3
+
+
+class Comparison:
+    """Accumulates differences between reference and candidate probabilities."""
+
+    def __init__(self) -> None:
+        self.max_diff = 0.0
+        self.sum_diff = 0.0
+        self.values = 0
+        self.positions = 0
+        self.agree = 0
+        self.flips_beyond_margin = 0
+        self.worst: dict = {}
+
+    def add(self, ref: np.ndarray, got: np.ndarray, where: str, margin: float) -> None:
+        """``ref``/``got``: ``[positions, labels]`` at real positions only."""
+        if ref.shape != got.shape:
+            raise ParityError(f"{where}: Keras gives shape {ref.shape} but ONNX Runtime {got.shape}")
+        if ref.size == 0:
+            return
+        diff = np.abs(ref.astype(np.float64) - got.astype(np.float64))
+        if diff.max() > self.max_diff:
+            self.max_diff = float(diff.max())
+            self.worst = {"where": where, "max_abs_diff": self.max_diff}
+        self.sum_diff += float(diff.sum())
+        self.values += diff.size
+        ref_top = ref.argmax(-1)
+        got_top = got.argmax(-1)
+        self.positions += ref_top.size
+        self.agree += int((ref_top == got_top).sum())
+        if ref.shape[-1] > 1:
+            top2 = np.sort(ref, axis=-1)[..., -2:]
+            confident = (top2[..., 1] - top2[..., 0]) > margin
+            self.flips_beyond_margin += int(((ref_top != got_top) & confident).sum())
+
+    def summary(self) -> dict:
+        return {
+            "positions": self.positions,
+            "max_abs_diff": self.max_diff,
+            "mean_abs_diff": self.sum_diff / max(self.values, 1),
+            "label_agreement": self.agree / max(self.positions, 1),
+            "label_flips_beyond_margin": self.flips_beyond_margin,
+            "worst": self.worst,
+        }
+
+
+def heldout_split(run):
+    """The split a run is checked on: test if known, else dev."""
+    from pipeline.data.sources import resolve
+
+    cfg = run.config
+    splits = resolve(cfg["data"], fmt=cfg.get("data_format"), column=cfg.get("column", "upos"),
+                     dev=cfg.get("dev"), test=cfg.get("test"))
+    name = "test" if "test" in splits else "dev"
+    return name, splits[name]
+
+
+def random_batches(vocab_size: int, *, count: int, seed: int = 0) -> list[np.ndarray]:
+    """Padded id batches of random size and ragged random lengths (1..200)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(count):
+        batch = int(rng.integers(1, 65))
+        lengths = rng.integers(1, 201, size=batch)
+        lengths[0] = 1  # every batch holds a length-1 row
+        if k % 2:
+            lengths[-1] = 200
+        rows = [rng.integers(1, vocab_size, size=int(n)) for n in lengths]
+        out.append(pad_batch(rows))
+    return out
+
+
+def _positions(probs: np.ndarray, ids: np.ndarray, task: str) -> np.ndarray:
+    if task == "tagging":
+        return probs[ids != 0]
+    return probs
+
+
+def check_export(
+    folder: Path | str,
+    *,
+    model_file: str = "model.onnx",
+    tol: Tolerance = Tolerance(),
+    random_count: int = 12,
+    limit: int | None = None,
+    run_path: Path | str | None = None,
+    write: bool = True,
+) -> dict:
+    from pipeline.export.parity_keras import keras_side
+    from pipeline.runtime.session import ExportedModel
+    from pipeline.train.evaluate import decode_predictions, score
+
+    folder = Path(folder)
+    info = read_json(folder / "export.json")
+    run, keras_fn = keras_side(info, run_path)
+    onnx_model = ExportedModel(folder, model_file=model_file)
+    task = info["task"]
+
+    split_name, split = heldout_split(run)
+    if limit:
+        split = split.head(limit)
+    ids = [run.vocab.encode(t) for t in split.tokens]
+    ref = run_batched(keras_fn, ids, task=task, batch_size=32)
+    got = run_batched(onnx_model.run_ids, ids, task=task, batch_size=32)
+    held = Comparison()
+    for i, (r, g) in enumerate(zip(ref, got)):
+        held.add(np.atleast_2d(r), np.atleast_2d(g), f"{split.source} sequence {i}", tol.margin)
+    names = run.labels.names
+    accuracy = {}
+    for runtime, probs in (("keras", ref), ("onnxruntime", got)):
+        report = score(split, decode_predictions(probs, names, task), run.vocab, run.labels)
+        accuracy[runtime] = report["accuracy"]
+
+    rand = Comparison()
+    for b, batch in enumerate(random_batches(run.vocab.size, count=random_count)):
+        r = _positions(np.asarray(keras_fn(batch)), batch, task)
+        g = _positions(onnx_model.run_ids(batch), batch, task)
+        rand.add(r, g, f"random batch {b} (shape {batch.shape[0]}x{batch.shape[1]})", tol.margin)
+
+    failures = []
+    for label, comp in (("held-out", held), ("random", rand)):
+        if comp.max_diff > tol.atol:
+            failures.append(f"{label}: max |keras - onnx| = {comp.max_diff:.3g} > {tol.atol:g} at {comp.worst['where']}")
+        if comp.flips_beyond_margin:
+            failures.append(f"{label}: {comp.flips_beyond_margin} predicted labels differ where the top-2 margin "
+                            f"exceeds {tol.margin:g}")
+    report = {
+        "model_file": model_file,
+        "engine": info.get("engine"),
+        "task": task,
+        "tolerance": {"atol": tol.atol, "margin": tol.margin},
+        "heldout": {"split": f"{split_name}: {split.source}", "sequences": len(split), **held.summary(),
+                    "accuracy": accuracy},
+        "random": {"batches": random_count, **rand.summary()},
+        "passed": not failures,
+        "failures": failures,
+    }
+    if write:
+        out = folder / "parity.json"
+        existing = read_json(out) if out.exists() else {}
+        existing[model_file] = report
+        write_json(out, existing)
+    if failures:
+        raise ParityError(f"{folder / model_file} fails parity:\n  " + "\n  ".join(failures))
+    return report

@@ -1,0 +1,69 @@
+"""Keras tagger and classifier builders.
+
+Both share one encoder::
+
+    ids [batch, time] (0 = padding, 1 = unknown word)
+      -> Embedding(mask_zero=True) -> Dropout
+      -> N x (SimpleRNN | LSTM | GRU, optionally Bidirectional(concat)) -> Dropout
+      -> Dense(softmax)
+
+A tagger keeps ``return_sequences=True`` on every recurrent layer and predicts a
+label per token. A classifier's last recurrent layer returns only its final
+state: under the padding mask Keras returns the state at the last real token, and
+a bidirectional layer concatenates that with the backward state that has read the
+whole text.
+
+Layer settings stay cuDNN-eligible (tanh/sigmoid, no recurrent dropout,
+``reset_after=True`` for GRU), so the same model trains on a GPU's fused kernels.
+
+>>> from pipeline.models.config import ModelConfig
+>>> m = build_model(ModelConfig("tagging", "gru", bidirectional=False, units=8,
+...                              embedding_dim=4, vocab_size=20, num_labels=3))
+>>> [layer.__class__.__name__ for layer in m.layers]
+['InputLayer', 'Embedding', 'Dropout', 'GRU', 'Dropout', 'Dense']
+>>> m.output_shape
+(None, None, 3)
+"""
+
+from __future__ import annotations
+
+from pipeline.errors import ConfigError
+from pipeline.models.config import ModelConfig
+
+
+def _cells():
+    import keras
+
+    return {"simplernn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+def recurrent_layer(cfg: ModelConfig, index: int, return_sequences: bool):
+    """One recurrent layer of the encoder, bidirectional if the config says so."""
+    import keras
+
+    cell = _cells()[cfg.cell]
+    layer = cell(cfg.units, return_sequences=return_sequences, name=f"{cfg.cell}_{index}")
+    if cfg.bidirectional:
+        layer = keras.layers.Bidirectional(layer, merge_mode="concat", name=f"bi{cfg.cell}_{index}")
+    return layer
+
+
+def build_model(cfg: ModelConfig):
+    """Build the (uncompiled) Keras model that ``cfg`` describes."""
+    import keras
+
+    if cfg.vocab_size < 3:
+        raise ConfigError(f"vocab_size must be at least 3 (padding, unknown, one word), got {cfg.vocab_size}")
+    if cfg.num_labels < 2:
+        raise ConfigError(f"a model needs at least 2 labels, got {cfg.num_labels}")
+    ids = keras.Input(shape=(None,), dtype="int64", name="ids")
+    x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True, name="embedding")(ids)
+    x = keras.layers.Dropout(cfg.dropout, name="embedding_dropout")(x)
+    for i in range(cfg.layers):
+        last = i == cfg.layers - 1
+        return_sequences = cfg.task == "tagging" or not last
+        x = recurrent_layer(cfg, i, return_sequences)(x)
+        x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
+    probs = keras.layers.Dense(cfg.num_labels, activation="softmax", dtype="float32", name="probs")(x)
+    name = f"rnnx_{cfg.task}_{'bi' if cfg.bidirectional else ''}{cfg.cell}"
+    return keras.Model(ids, probs, name=name)

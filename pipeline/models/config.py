@@ -1,0 +1,66 @@
+"""What a model is made of, as plain data that is saved beside the model.
+
+>>> cfg = ModelConfig(task="tagging", cell="lstm", bidirectional=True)
+>>> cfg.describe()
+'BiLSTM tagger (1 layer x 128 units, embedding 100)'
+>>> ModelConfig(task="tagging", cell="rnn")
+Traceback (most recent call last):
+...
+pipeline.errors.ConfigError: cell 'rnn' is not known; choose one of: simplernn, lstm, gru
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from pipeline.data.corpus import TASKS
+from pipeline.errors import ConfigError
+
+CELLS = ("simplernn", "lstm", "gru")
+CELL_TITLES = {"simplernn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+@dataclass
+class ModelConfig:
+    task: str
+    cell: str = "lstm"
+    bidirectional: bool = True
+    layers: int = 1
+    units: int = 128
+    embedding_dim: int = 100
+    dropout: float = 0.25
+    vocab_size: int = 0  # filled in from the vocabulary
+    num_labels: int = 0  # filled in from the label set
+
+    def __post_init__(self) -> None:
+        checks = {
+            "task": (self.task in TASKS, f"one of: {', '.join(TASKS)}"),
+            "cell": (self.cell in CELLS, f"one of: {', '.join(CELLS)}"),
+            "layers": (int(self.layers) >= 1, "at least 1"),
+            "units": (int(self.units) >= 1, "at least 1"),
+            "embedding_dim": (int(self.embedding_dim) >= 1, "at least 1"),
+            "dropout": (0.0 <= float(self.dropout) < 1.0, "in [0, 1)"),
+        }
+        for name, (ok, want) in checks.items():
+            if not ok:
+                value = getattr(self, name)
+                if name in ("task", "cell"):
+                    raise ConfigError(f"{name} {value!r} is not known; choose {want}")
+                raise ConfigError(f"{name} must be {want}, got {value!r}")
+
+    def describe(self) -> str:
+        prefix = "Bi" if self.bidirectional else ""
+        role = "tagger" if self.task == "tagging" else "classifier"
+        layer_word = "layer" if self.layers == 1 else "layers"
+        return (
+            f"{prefix}{CELL_TITLES[self.cell]} {role} ({self.layers} {layer_word} x {self.units} units, "
+            f"embedding {self.embedding_dim})"
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,55 @@
+"""Run any batch function over variable-length sequences: sort by length, cut
+into batches, right-pad, call, and hand back one result per input in input order.
+
+Numpy only, so Keras (evaluation, parity) and ONNX Runtime (serving) share it.
+
+>>> import numpy as np
+>>> echo = lambda ids: ids[..., None].astype("float32")        # a fake "tagger"
+>>> out = run_batched(echo, [[5, 6, 7], [8], []], task="tagging", batch_size=2)
+>>> [o[:, 0].tolist() for o in out]
+[[5.0, 6.0, 7.0], [8.0], []]
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], min_width: int = 1) -> np.ndarray:
+    """Right-pad id sequences with 0 into an int64 ``[batch, time]`` array."""
+    width = max([min_width, *(len(s) for s in seqs)])
+    out = np.zeros((len(seqs), width), dtype=np.int64)
+    for row, seq in enumerate(seqs):
+        out[row, : len(seq)] = seq
+    return out
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices grouped into batches of similar length (stable, deterministic)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def run_batched(
+    fn: Callable[[np.ndarray], np.ndarray],
+    seqs: Sequence[Sequence[int]],
+    *,
+    task: str,
+    batch_size: int = 32,
+) -> list[np.ndarray]:
+    """Apply ``fn`` (``ids[batch, time] -> probs``) to every sequence.
+
+    Tagging results are cut back to each sequence's length (``[len, labels]``);
+    classification results are one ``[labels]`` vector per sequence.
+    """
+    results: list[np.ndarray | None] = [None] * len(seqs)
+    for idx in length_batches([len(s) for s in seqs], batch_size):
+        batch = [seqs[i] for i in idx]
+        probs = np.asarray(fn(pad_batch(batch)))
+        for row, i in enumerate(idx):
+            results[i] = probs[row, : len(seqs[i])] if task == "tagging" else probs[row]
+    return results  # type: ignore[return-value]

@@ -1,0 +1,102 @@
+"""``rnnx predict``: tag or classify with ONNX Runtime alone (no TensorFlow, no Keras).
+
+Texts on the command line are tokenised on spaces and punctuation
+(:func:`pipeline.data.tokenize.tokenize`). With ``--input FILE`` the predictions
+are written in the file's own format, so a tagged corpus can be diffed against
+gold: CoNLL-U (the chosen tag column replaced), CoNLL columns (last column
+replaced), ``word/tag`` lines, ``label<TAB>text`` TSV; a plain file with one raw
+text per line (``--format lines``) gives ``word/TAG`` lines for a tagger and
+``label<TAB>text`` for a classifier.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+from pipeline.errors import RnnxError
+
+
+def _load_inputs(args):
+    """Token lists plus a writer that renders predictions in the input's format."""
+    from pipeline.data.tokenize import tokenize
+
+    if args.input and args.texts:
+        raise RnnxError("give texts on the command line or --input FILE, not both")
+    if not args.input:
+        if not args.texts:
+            raise RnnxError('nothing to predict: give texts ("They are early birds .") or --input FILE')
+        return [tokenize(t) for t in args.texts], None, "lines"
+    path = Path(args.input)
+    if not path.exists():
+        raise RnnxError(f"--input {path} does not exist")
+    fmt = args.data_format
+    if fmt is None:
+        from pipeline.data.readers import detect_format
+
+        try:
+            fmt = detect_format(path)
+        except RnnxError:
+            fmt = "lines"
+    if fmt == "lines":
+        texts = path.read_text(encoding="utf-8-sig").splitlines()
+        return [tokenize(t) for t in texts], None, "lines"
+    from pipeline.data.readers import read_file
+
+    split = read_file(path, fmt, column=args.column)
+    return split.tokens, split, fmt
+
+
+def _render_lines(tokens, predictions, task) -> str:
+    out = io.StringIO()
+    for toks, pred in zip(tokens, predictions):
+        if task == "tagging":
+            out.write(" ".join(f"{w}/{t}" for w, t in zip(toks, pred)) + "\n")
+        else:
+            out.write(f"{pred[0]}\t{' '.join(toks)}\n")
+    return out.getvalue()
+
+
+def predict_command(args, emit) -> int:
+    from pipeline.runtime.session import load
+
+    model = load(args.export, threads=args.threads)
+    tokens, split, fmt = _load_inputs(args)
+    if model.task == "classification":
+        empty = [i for i, t in enumerate(tokens) if not t]
+        if empty:
+            where = f"{args.input} line {empty[0] + 1}" if args.input else f"text {empty[0] + 1}"
+            raise RnnxError(f"{where} is empty: there is nothing to classify; remove it or give it text")
+    predictions = model.predict_tokens(tokens)
+    if args.json:
+        if model.task == "tagging":
+            data = [{"tokens": t, "tags": p} for t, p in zip(tokens, predictions)]
+        else:
+            data = [{"tokens": t, "label": p[0], "probabilities": p[1]} for t, p in zip(tokens, predictions)]
+        emit(args, "", data)
+        return 0
+    if split is None:
+        text = _render_lines(tokens, predictions, model.task)
+        if args.output:
+            from pipeline.artifacts import write_text
+
+            write_text(args.output, text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    from pipeline.data.corpus import Split
+    from pipeline.data.readers import write_file
+
+    labels = predictions if model.task == "tagging" else [p[0] for p in predictions]
+    predicted = Split(split.task, split.tokens, labels, split.source, dict(split.meta))
+    if args.output:
+        write_file(args.output, predicted, fmt)
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "predictions"
+            write_file(out, predicted, fmt)
+            sys.stdout.write(out.read_text(encoding="utf-8"))
+    return 0

@@ -1,0 +1,117 @@
+"""Load an exported model folder (``export/NAME``) into ONNX Runtime.
+
+Imports numpy and onnxruntime only. One ``InferenceSession`` per model, reused
+for every call; ONNX Runtime sessions are safe to run from several threads.
+
+Example::
+
+    tagger = Tagger.load("export/pos")
+    tagger.predict(["They are early birds ."])
+    # [[('They', 'PRON'), ('are', 'VERB'), ('early', 'ADJ'), ('birds', 'NOUN'), ('.', '.')]]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.data.vocab import Labels, Vocabulary
+from pipeline.errors import RnnxError
+from pipeline.runtime.batches import run_batched
+
+
+def make_session(path: Path | str, threads: int | None = None):
+    """An ONNX Runtime CPU session; ``threads=1`` pins it to one core."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise RnnxError(f"ONNX Runtime could not load {path}: {exc}") from None
+
+
+def _read(path: Path) -> dict:
+    if not path.exists():
+        raise RnnxError(f"{path} is missing: {path.parent} is not a complete rnnx export (run `rnnx export`)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class ExportedModel:
+    """An exported rnnx model: its session, vocabulary and labels."""
+
+    def __init__(self, folder: Path | str, *, threads: int | None = None, model_file: str = "model.onnx"):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise RnnxError(f"{self.folder} does not exist; export a model with `rnnx export saved_models/NAME`")
+        self.info = _read(self.folder / "export.json")
+        self.vocab = Vocabulary.from_json(_read(self.folder / "vocab.json"))
+        self.labels = Labels.from_json(_read(self.folder / "labels.json"))
+        self.task: str = self.info["task"]
+        self.model_path = self.folder / model_file
+        if not self.model_path.exists():
+            raise RnnxError(f"{self.model_path} is missing; re-run `rnnx export`")
+        self.session = make_session(self.model_path, threads)
+        self.input_name = self.session.get_inputs()[0].name
+
+    @classmethod
+    def load(cls, folder: Path | str, **kwargs) -> "ExportedModel":
+        return cls(folder, **kwargs)
+
+    def run_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Raw call: right-padded int64 ``ids[batch, time]`` -> probabilities."""
+        ids = np.asarray(ids)
+        if ids.ndim != 2:
+            raise RnnxError(f"ids must be a 2-D [batch, time] array, got shape {ids.shape}")
+        return self.session.run(None, {self.input_name: ids.astype(np.int64, copy=False)})[0]
+
+    def probs_tokens(self, batch: Sequence[Sequence[str]], batch_size: int = 32) -> list[np.ndarray]:
+        ids = [self.vocab.encode(tokens) for tokens in batch]
+        return run_batched(self.run_ids, ids, task=self.task, batch_size=batch_size)
+
+
+class Tagger(ExportedModel):
+    """Tags tokens with an exported tagger."""
+
+    def predict_tokens(self, batch: Sequence[Sequence[str]], batch_size: int = 32) -> list[list[str]]:
+        names = self.labels.names
+        return [[names[i] for i in p.argmax(-1)] for p in self.probs_tokens(batch, batch_size)]
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[list[tuple[str, str]]]:
+        from pipeline.data.tokenize import tokenize
+
+        tokens = [tokenize(t) for t in texts]
+        return [list(zip(toks, tags)) for toks, tags in zip(tokens, self.predict_tokens(tokens, batch_size))]
+
+
+class Classifier(ExportedModel):
+    """Labels whole texts with an exported classifier."""
+
+    def predict_tokens(self, batch: Sequence[Sequence[str]], batch_size: int = 32) -> list[tuple[str, dict]]:
+        for i, tokens in enumerate(batch):
+            if len(tokens) == 0:
+                raise RnnxError(f"text {i + 1} is empty: there is nothing to classify")
+        names = self.labels.names
+        out = []
+        for p in self.probs_tokens(batch, batch_size):
+            out.append((names[int(p.argmax())], {n: float(v) for n, v in zip(names, p)}))
+        return out
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[tuple[str, dict]]:
+        from pipeline.data.tokenize import tokenize
+
+        return self.predict_tokens([tokenize(t) for t in texts], batch_size)
+
+
+def load(folder: Path | str, **kwargs) -> Tagger | Classifier:
+    """A :class:`Tagger` or :class:`Classifier`, whichever the export holds."""
+    task = _read(Path(folder) / "export.json")["task"] if Path(folder).is_dir() else None
+    return (Tagger if task == "tagging" else Classifier)(folder, **kwargs)

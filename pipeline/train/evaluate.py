@@ -1,0 +1,83 @@
+"""Evaluate a Keras model on a split: accuracy (padding excluded), accuracy on
+in- vs out-of-vocabulary tokens, per-label precision/recall/F1, CoNLL entity
+scores for BIO/BIOES tag sets, macro-F1 for classifiers, confusion-matrix PNG.
+
+The scoring itself lives in :mod:`pipeline.train.metrics` and runs on plain label
+lists, so ONNX Runtime predictions are scored by the same code.
+
+>>> import numpy as np
+>>> decode_predictions([np.array([[0.9, 0.1], [0.2, 0.8]])], ["A", "B"], "tagging")
+[['A', 'B']]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.data.corpus import Split
+from pipeline.data.vocab import Labels, Vocabulary
+from pipeline.runtime.batches import run_batched
+
+
+def keras_batch_fn(model):
+    """``ids[batch, time] -> probs`` through one compiled call of ``model``.
+
+    Under TensorFlow a ``tf.function`` with a dynamic-shape signature (traced
+    once); under other Keras backends a plain ``predict_on_batch``.
+    """
+    from pipeline.keras_env import import_keras
+
+    keras = import_keras()
+    if keras.backend.backend() != "tensorflow":
+        return lambda ids: np.asarray(model.predict_on_batch(ids))
+    import tensorflow as tf
+
+    fn = tf.function(
+        lambda ids: model(ids, training=False),
+        input_signature=[tf.TensorSpec([None, None], tf.int64, name="ids")],
+    )
+    return lambda ids: fn(tf.constant(ids, dtype=tf.int64)).numpy()
+
+
+def decode_predictions(probs: list[np.ndarray], names: list[str], task: str) -> list:
+    if task == "tagging":
+        return [[names[i] for i in p.argmax(-1)] for p in probs]
+    return [names[int(p.argmax(-1))] for p in probs]
+
+
+def score(split: Split, predicted: list, vocab: Vocabulary | None, labels: Labels) -> dict:
+    """Score predicted label strings against ``split``'s gold labels."""
+    from pipeline.train.metrics import classification_report, tagging_report
+
+    if split.task == "tagging":
+        in_vocab = None
+        if vocab is not None:
+            in_vocab = [[tok in vocab for tok in toks] for toks in split.tokens]
+        return tagging_report(split.labels, predicted, in_vocab=in_vocab)
+    return classification_report(split.labels, predicted, labels=labels.names)
+
+
+def evaluate_model(
+    model,
+    vocab: Vocabulary,
+    labels: Labels,
+    split: Split,
+    *,
+    out_dir: Path | str | None = None,
+    prefix: str = "test",
+    batch_size: int = 64,
+) -> dict:
+    """Predict ``split`` with ``model`` and return the report (and write a PNG)."""
+    ids = [vocab.encode(t) for t in split.tokens]
+    probs = run_batched(keras_batch_fn(model), ids, task=split.task, batch_size=batch_size)
+    report = score(split, decode_predictions(probs, labels.names, split.task), vocab, labels)
+    report["split"] = split.source or prefix
+    if out_dir is not None:
+        from pipeline.train.plots import plot_confusion
+
+        path = Path(out_dir) / f"{prefix}_confusion.png"
+        plot_confusion(report, None, path, title=f"{prefix}: {split.source}")
+        report["confusion_png"] = path.name
+    return report

@@ -1,0 +1,297 @@
+"""Train a tagger or classifier with ``model.fit`` and write ``saved_models/NAME/``.
+
+What a run does, in order:
+
+1. refuse to overwrite ``saved_models/NAME`` unless ``force``; continue
+   ``saved_models/NAME.partial`` when ``resume`` (Keras ``BackupAndRestore``);
+2. build the vocabulary (``min_freq``, ``lowercase``) and the label set from the
+   training split;
+3. ``model.fit`` on length-bucketed, right-padded batches with validation, early
+   stopping, a best-model checkpoint, CSV history, TensorBoard logs and NaN
+   termination (seeded);
+4. evaluate the best model on dev and test, plot curves, and move the finished
+   folder into place.
+
+>>> opts = TrainOptions(epochs=3, batch_size=16)
+>>> opts.learning_rate
+0.002
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.artifacts import replace_dir, write_json
+from pipeline.data.corpus import Split
+from pipeline.data.vocab import Labels, Vocabulary
+from pipeline.errors import ConfigError, RnnxError
+from pipeline.models.config import ModelConfig
+from pipeline.train.rundir import RunFiles
+
+
+@dataclass
+class TrainOptions:
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    patience: int = 2
+    seed: int = 0
+    lowercase: bool = True
+    min_freq: int = 1
+    max_vocab: int | None = None
+    train_limit: int | None = None  # train on the first N sequences (tests, quick runs)
+    mixed_precision: str | None = None  # None, "float16" or "bfloat16"
+    verbose: int = 1
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"--lr must be > 0, got {self.learning_rate}")
+        if self.mixed_precision not in (None, "float16", "bfloat16"):
+            raise ConfigError(f"--mixed-precision must be float16 or bfloat16, got {self.mixed_precision!r}")
+
+
+@dataclass
+class RunSpec:
+    name: str
+    data: str  # built-in dataset name or a file path
+    model: ModelConfig
+    options: TrainOptions = field(default_factory=TrainOptions)
+    data_format: str | None = None
+    column: str = "upos"
+    dev: str | None = None
+    test: str | None = None
+
+
+def encode_targets(split: Split, labels: Labels) -> list:
+    if split.task == "tagging":
+        return [np.asarray(labels.encode(tags), dtype=np.int32) for tags in split.labels]
+    return [np.int32(i) for i in labels.encode(split.labels)]
+
+
+def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int, *, shuffle: bool, seed: int):
+    """A ``tf.data`` pipeline of length-bucketed, right-padded batches.
+
+    Returns the dataset and the number of batches per epoch. With ``shuffle`` the
+    batches are re-bucketed with a new seed every epoch and the dataset repeats.
+    """
+    import tensorflow as tf
+
+    from pipeline.data.batching import bucket_batches
+    from pipeline.runtime.batches import pad_batch
+
+    lengths = [len(s) for s in ids]
+    num_batches = len(bucket_batches(lengths, batch_size, shuffle=False, seed=seed))
+    epoch = [0]
+
+    def batches():
+        order = bucket_batches(lengths, batch_size, shuffle=shuffle, seed=seed + epoch[0])
+        epoch[0] += 1
+        for idx in order:
+            x = pad_batch([ids[i] for i in idx])
+            if task == "tagging":
+                y = np.zeros(x.shape, dtype=np.int32)
+                for row, i in enumerate(idx):
+                    y[row, : len(targets[i])] = targets[i]
+            else:
+                y = np.asarray([targets[i] for i in idx], dtype=np.int32)
+            yield x, y
+
+    y_shape = (None, None) if task == "tagging" else (None,)
+    ds = tf.data.Dataset.from_generator(
+        batches,
+        output_signature=(tf.TensorSpec((None, None), tf.int64), tf.TensorSpec(y_shape, tf.int32)),
+    )
+    if shuffle:
+        ds = ds.repeat()
+    return ds.prefetch(2), num_batches
+
+
+def _prepare_folder(spec: RunSpec, root: Path, force: bool, resume: bool) -> tuple[Path, Path, bool]:
+    final = root / spec.name
+    staging = root / f"{spec.name}.partial"
+    if final.exists() and not force and not resume:
+        raise ConfigError(f"{final} already exists; pass --force to replace it or choose another --name")
+    if final.exists() and resume and not staging.exists():
+        raise ConfigError(f"{final} is a finished run; nothing to resume (pass --force to train it again)")
+    resuming = False
+    if staging.exists():
+        if resume:
+            resuming = (staging / "vocab.json").exists()
+        elif force:
+            shutil.rmtree(staging)
+        else:
+            raise ConfigError(
+                f"{staging} holds an interrupted run; pass --resume to continue it or --force to start over"
+            )
+    staging.mkdir(parents=True, exist_ok=True)
+    return final, staging, resuming
+
+
+def _callbacks(keras, files: RunFiles, opts: TrainOptions, resuming: bool):
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(files.best), monitor="val_loss", save_best_only=True, verbose=0
+    )
+    if resuming and files.history_csv.exists():
+        # keep the best validation loss of the epochs before the interruption
+        with files.history_csv.open() as fh:
+            losses = [float(r["val_loss"]) for r in csv.DictReader(fh) if r.get("val_loss")]
+        if losses:
+            checkpoint.best = min(losses)
+    return [
+        keras.callbacks.BackupAndRestore(str(files.backup)),
+        checkpoint,
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience, restore_best_weights=True),
+        keras.callbacks.CSVLogger(str(files.history_csv), append=resuming),
+        keras.callbacks.TensorBoard(log_dir=str(files.logs), write_graph=False),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
+def _read_history(path: Path) -> dict[str, list[float]]:
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    keys = [k for k in (rows[0].keys() if rows else []) if k != "epoch"]
+    return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in keys}
+
+
+def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = False, resume: bool = False) -> Path:
+    """Train ``spec`` and return the finished run folder."""
+    from pipeline.data.sources import resolve
+    from pipeline.keras_env import device_summary, import_keras
+
+    opts = spec.options
+    root = Path(root)
+    splits = resolve(spec.data, fmt=spec.data_format, column=spec.column, dev=spec.dev, test=spec.test)
+    train_split = splits["train"] if opts.train_limit is None else splits["train"].head(opts.train_limit)
+    if train_split.task != spec.model.task:
+        raise ConfigError(f"--data {spec.data} holds {train_split.task} data but --task is {spec.model.task}")
+    if len(train_split) == 0:
+        raise ConfigError(f"--data {spec.data}: the training split is empty")
+
+    final, staging, resuming = _prepare_folder(spec, root, force, resume)
+    files = RunFiles(staging)
+    keras = import_keras()
+    keras.utils.set_random_seed(opts.seed)
+    if opts.mixed_precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{opts.mixed_precision}")
+
+    if resuming:
+        from pipeline.artifacts import read_json
+
+        vocab = Vocabulary.from_json(read_json(files.vocab))
+        labels = Labels.from_json(read_json(files.labels))
+    else:
+        vocab = Vocabulary.build(
+            train_split.tokens, lowercase=opts.lowercase, min_freq=opts.min_freq, max_size=opts.max_vocab
+        )
+        all_labels = train_split.labels if train_split.task == "classification" else [
+            t for tags in train_split.labels for t in tags
+        ]
+        labels = Labels.build(all_labels)
+        write_json(files.vocab, vocab.to_json())
+        write_json(files.labels, labels.to_json())
+
+    cfg = ModelConfig.from_json({**spec.model.to_json(), "vocab_size": vocab.size, "num_labels": labels.size})
+    dev_split = _known_labels_only(splits["dev"], labels)
+    config = {
+        "name": spec.name,
+        "data": spec.data,
+        "data_format": spec.data_format,
+        "column": spec.column,
+        "dev": spec.dev,
+        "test": spec.test,
+        "model": cfg.to_json(),
+        "options": asdict(opts),
+        "sizes": {k: {"sequences": len(v), "tokens": v.num_tokens} for k, v in splits.items()},
+        "train_sequences_used": len(train_split),
+        "versions": _versions(keras),
+        "device": device_summary(),
+    }
+    write_json(files.config, config)
+
+    from pipeline.models.builders import build_model
+
+    model = build_model(cfg)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=opts.learning_rate, clipnorm=5.0),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    train_ids = [vocab.encode(t) for t in train_split.tokens]
+    dev_ids = [vocab.encode(t) for t in dev_split.tokens]
+    train_ds, steps = make_dataset(
+        train_ids, encode_targets(train_split, labels), cfg.task, opts.batch_size, shuffle=True, seed=opts.seed
+    )
+    dev_ds, _ = make_dataset(dev_ids, encode_targets(dev_split, labels), cfg.task, 64, shuffle=False, seed=0)
+    if opts.verbose:
+        print(f"rnnx train: {cfg.describe()} on {spec.data} ({len(train_split)} train / {len(dev_split)} dev), "
+              f"{model.count_params():,} parameters, {device_summary()}")
+    started = time.perf_counter()
+    model.fit(
+        train_ds,
+        validation_data=dev_ds,
+        epochs=opts.epochs,
+        steps_per_epoch=steps,
+        callbacks=_callbacks(keras, files, opts, resuming),
+        verbose=opts.verbose,
+    )
+    seconds = time.perf_counter() - started
+    if not files.history_csv.exists() or not _read_history(files.history_csv).get("loss"):
+        raise RnnxError("training stopped before finishing one epoch (NaN loss?); lower --lr and try again")
+    history = _read_history(files.history_csv)
+    if any(not np.isfinite(v) for v in history["loss"]):
+        raise RnnxError(f"training produced a NaN/inf loss; lower --lr (now {opts.learning_rate}) and try again")
+
+    if files.best.exists():
+        model = keras.saving.load_model(files.best, compile=False)
+    if opts.mixed_precision:
+        keras.mixed_precision.set_global_policy("float32")
+    model.save(files.model)
+    shutil.rmtree(files.best.parent, ignore_errors=True)
+    write_json(files.history_json, history)
+    from pipeline.train.plots import plot_history
+
+    plot_history(history, files.curve, title=f"{spec.name}: {cfg.describe()}")
+
+    from pipeline.train.evaluate import evaluate_model
+
+    metrics = {"train_seconds": round(seconds, 1), "epochs_run": len(history["loss"])}
+    for split_name in ("dev", "test"):
+        if split_name in splits:
+            report = evaluate_model(model, vocab, labels, splits[split_name], out_dir=staging, prefix=split_name)
+            metrics[split_name] = report
+    write_json(files.metrics, metrics)
+    replace_dir(staging, final)
+    return final
+
+
+def _known_labels_only(split: Split, labels: Labels) -> Split:
+    """Validation needs label ids: drop dev sequences carrying labels unseen in training."""
+    known = set(labels.names)
+    if split.task == "tagging":
+        keep = [i for i, tags in enumerate(split.labels) if all(t in known for t in tags)]
+    else:
+        keep = [i for i, label in enumerate(split.labels) if label in known]
+    return split if len(keep) == len(split) else split.subset(keep)
+
+
+def _versions(keras) -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"keras": keras.__version__, "backend": keras.backend.backend()}
+    for pkg in ("tensorflow", "numpy", "rnnx"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out

@@ -1,0 +1,90 @@
+"""A trained run on disk: ``saved_models/NAME/``.
+
+=====================  ===========================================================
+``model.keras``        the trained Keras model (best weights by validation loss)
+``vocab.json``         token vocabulary (id 0 padding, id 1 unknown), lowercasing
+``labels.json``        label names in id order
+``config.json``        model config, training options, dataset, versions
+``metrics.json``       evaluation on the dev and test splits
+``history.csv/.json``  per-epoch loss and accuracy
+``training_curve.png`` the history as a plot
+``logs/``              TensorBoard logs
+=====================  ===========================================================
+
+A folder is complete when ``model.keras`` exists: training writes into
+``NAME.partial/`` and renames it only at the very end.
+
+>>> RunFiles("saved_models/pos").model
+PosixPath('saved_models/pos/model.keras')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.artifacts import read_json
+from pipeline.data.vocab import Labels, Vocabulary
+from pipeline.errors import RnnxError
+from pipeline.models.config import ModelConfig
+
+
+class RunFiles:
+    """Paths inside a run folder."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.model = self.root / "model.keras"
+        self.vocab = self.root / "vocab.json"
+        self.labels = self.root / "labels.json"
+        self.config = self.root / "config.json"
+        self.metrics = self.root / "metrics.json"
+        self.history_csv = self.root / "history.csv"
+        self.history_json = self.root / "history.json"
+        self.curve = self.root / "training_curve.png"
+        self.logs = self.root / "logs"
+        self.backup = self.root / "backup"
+        self.best = self.root / "checkpoints" / "best.keras"
+
+
+@dataclass
+class Run:
+    files: RunFiles
+    config: dict
+    model_config: ModelConfig
+    vocab: Vocabulary
+    labels: Labels
+    _model: object = None
+
+    @property
+    def task(self) -> str:
+        return self.model_config.task
+
+    @property
+    def model(self):
+        """The Keras model, loaded on first use."""
+        if self._model is None:
+            from pipeline.keras_env import import_keras
+
+            keras = import_keras()
+            self._model = keras.saving.load_model(self.files.model, compile=False)
+        return self._model
+
+
+def load_run(path: Path | str) -> Run:
+    """Open a complete run folder (raises a clear error for anything else)."""
+    files = RunFiles(path)
+    if not files.root.is_dir():
+        raise RnnxError(f"{files.root} does not exist; train one with `rnnx train` or check the path")
+    partial = files.root.with_name(files.root.name + ".partial")
+    if not files.model.exists():
+        hint = f" (an interrupted run is in {partial}; resume it with `rnnx train --resume`)" if partial.exists() else ""
+        raise RnnxError(f"{files.root} has no model.keras: it is not a complete rnnx run{hint}")
+    config = read_json(files.config)
+    return Run(
+        files=files,
+        config=config,
+        model_config=ModelConfig.from_json(config["model"]),
+        vocab=Vocabulary.from_json(read_json(files.vocab)),
+        labels=Labels.from_json(read_json(files.labels)),
+    )
