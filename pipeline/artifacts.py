@@ -21,6 +21,12 @@ from pathlib import Path
 from pipeline.errors import RnnxError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: Path | str, suffix: str = ""):
     """Yield a temporary path next to ``target``; move it into place on success."""
@@ -28,6 +34,7 @@ def atomic_path(target: Path | str, suffix: str = ""):
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts get the usual permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path

@@ -190,8 +190,10 @@ def _metrics_table(folder, metrics: dict) -> str:
         if split in metrics:
             m = metrics[split]
             extra = ""
-            if "oov" in m and m["oov"].get("tokens"):
-                extra = f"  in-vocab {m['iv']['accuracy']:.4f}  oov {m['oov']['accuracy']:.4f} ({m['oov']['tokens']} tokens)"
+            if m.get("out_of_vocab", {}).get("tokens"):
+                oov = m["out_of_vocab"]
+                extra = (f"  in-vocab {m['in_vocab']['accuracy']:.4f}  out-of-vocab {oov['accuracy']:.4f} "
+                         f"({oov['tokens']:,} tokens, {oov['share'] * 100:.1f}%)")
             if "macro_f1" in m:
                 extra += f"  macro-F1 {m['macro_f1']:.4f}"
             if m.get("entities"):

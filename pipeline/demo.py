@@ -87,7 +87,7 @@ def run_job(job: DemoJob, quick: bool) -> dict:
         "epochs_run": metrics.get("epochs_run"),
         "test_accuracy": metrics["test"]["accuracy"],
         "target": job.target,
-        "oov_accuracy": metrics["test"].get("oov", {}).get("accuracy"),
+        "oov_accuracy": metrics["test"].get("out_of_vocab", {}).get("accuracy"),
         "engine": result.engine,
         "parity_max_abs_diff": max(parity["heldout"]["max_abs_diff"], parity["random"]["max_abs_diff"]),
         "label_agreement": parity["heldout"]["label_agreement"],
