@@ -16,22 +16,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-
-def pad_batch(seqs: Sequence[Sequence[int]], min_width: int = 1) -> np.ndarray:
-    """Right-pad id sequences with 0 into an int64 ``[batch, time]`` array."""
-    width = max([min_width, *(len(s) for s in seqs)])
-    out = np.zeros((len(seqs), width), dtype=np.int64)
-    for row, seq in enumerate(seqs):
-        out[row, : len(seq)] = seq
-    return out
+from pipeline.data.batching import bucket_batches, pad
 
 
-def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Indices grouped into batches of similar length (stable, deterministic)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+def pad_batch(seqs: Sequence[Sequence[int]]) -> np.ndarray:
+    """Right-pad id sequences with 0 into int64 ``[batch, time]`` (at least 1 wide)."""
+    return pad(seqs, min_width=1)
 
 
 def run_batched(
@@ -47,7 +37,7 @@ def run_batched(
     classification results are one ``[labels]`` vector per sequence.
     """
     results: list[np.ndarray | None] = [None] * len(seqs)
-    for idx in length_batches([len(s) for s in seqs], batch_size):
+    for idx in bucket_batches([len(s) for s in seqs], batch_size, shuffle=False):
         batch = [seqs[i] for i in idx]
         probs = np.asarray(fn(pad_batch(batch)))
         for row, i in enumerate(idx):

@@ -86,25 +86,17 @@ def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int
     """
     import tensorflow as tf
 
-    from pipeline.data.batching import bucket_batches
-    from pipeline.runtime.batches import pad_batch
+    from pipeline.data.batching import batch_padded, bucket_batches
 
     lengths = [len(s) for s in ids]
-    num_batches = len(bucket_batches(lengths, batch_size, shuffle=False, seed=seed))
+    num_batches = len(bucket_batches(lengths, batch_size, shuffle=False))
     epoch = [0]
 
     def batches():
         order = bucket_batches(lengths, batch_size, shuffle=shuffle, seed=seed + epoch[0])
         epoch[0] += 1
         for idx in order:
-            x = pad_batch([ids[i] for i in idx])
-            if task == "tagging":
-                y = np.zeros(x.shape, dtype=np.int32)
-                for row, i in enumerate(idx):
-                    y[row, : len(targets[i])] = targets[i]
-            else:
-                y = np.asarray([targets[i] for i in idx], dtype=np.int32)
-            yield x, y
+            yield batch_padded(ids, targets, idx, task=task)
 
     y_shape = (None, None) if task == "tagging" else (None,)
     ds = tf.data.Dataset.from_generator(
@@ -243,6 +235,7 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
         epochs=opts.epochs,
         steps_per_epoch=steps,
         callbacks=_callbacks(keras, files, opts, resuming),
+        shuffle=False,  # the batches are shuffled and length-bucketed by make_dataset
         verbose=opts.verbose,
     )
     seconds = time.perf_counter() - started

@@ -1,0 +1,126 @@
+"""Movie-review snippets with human sentiment ratings (binary: pos / neg).
+
+Source: the source distribution of ``vaderSentiment==3.3.2`` (fetched with
+``pip download``, see :mod:`pipeline.data.fetch`). Inside it,
+``additional_resources/hutto_ICWSM_2014.tar.gz`` holds
+``movieReviewSnippets_GroundTruth.txt``: 10,605 lines ``id TAB mean_rating TAB
+text`` (UTF-8, CRLF), the Pang & Lee (2005) sentence-polarity snippets rated
+-4..4 by about 20 people each (Hutto & Gilbert, ICWSM 2014).
+
+- **Label**: ``pos`` if the mean rating is > 0, ``neg`` if < 0; snippets rated
+  exactly 0 are dropped (their count is in ``meta["dropped_neutral"]``).
+- **Tokens**: :func:`pipeline.data.tokenize.tokenize` (Penn-Treebank-like:
+  punctuation and ``n't``/``'s`` split off).
+- **Split** by snippet id, deterministic: ``id % 10`` in 0..7 -> train,
+  8 -> dev, 9 -> test (80 / 10 / 10).
+
+>>> label_of(2.27), label_of(-0.6), label_of(0.0) is None
+('pos', 'neg', True)
+>>> [split_of(i) for i in (10, 17, 18, 19)]
+['train', 'train', 'dev', 'test']
+>>> parse_snippets("3\\t-0.6\\tEffective but too tepid biopic\\r\\n", "x.txt")
+[(3, -0.6, 'Effective but too tepid biopic')]
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+from pipeline.data.corpus import Split
+from pipeline.data.tokenize import tokenize
+from pipeline.errors import DataError
+
+NAME = "mr"
+PACKAGE = "vaderSentiment"
+VERSION = "3.3.2"
+SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+PARSE_VERSION = 1  # bump when parsing or tokenisation changes (invalidates parsed caches)
+
+INNER_ARCHIVE = f"{PACKAGE}-{VERSION}/additional_resources/hutto_ICWSM_2014.tar.gz"
+MEMBER = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
+SPLIT_RULE = "by snippet id: id % 10 in 0..7 -> train, 8 -> dev, 9 -> test"
+LABEL_RULE = "pos if mean rating > 0, neg if < 0, rating 0 dropped"
+
+
+def label_of(rating: float) -> str | None:
+    """``pos``/``neg`` for a mean rating; ``None`` for a neutral (0) rating."""
+    return "pos" if rating > 0 else "neg" if rating < 0 else None
+
+
+def split_of(snippet_id: int) -> str:
+    r = snippet_id % 10
+    return "test" if r == 9 else "dev" if r == 8 else "train"
+
+
+def parse_snippets(text: str, where: str) -> list[tuple[int, float, str]]:
+    """``(id, mean_rating, text)`` for every line of the ground-truth file."""
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise DataError(f"{where} line {lineno}: expected id<TAB>rating<TAB>text, found {len(fields)} "
+                            f"field(s); the archive is damaged, delete it from the rnnx cache to fetch it again")
+        try:
+            rows.append((int(fields[0]), float(fields[1]), fields[2].strip()))
+        except ValueError:
+            raise DataError(f"{where} line {lineno}: id {fields[0]!r} or rating {fields[1]!r} is not a number") from None
+    return rows
+
+
+def read_member(path: Path | str) -> str:
+    """The ground-truth file's text, read from the sdist without unpacking it to disk."""
+    path = Path(path)
+    try:
+        with tarfile.open(path, "r:gz") as outer:
+            inner_bytes = outer.extractfile(INNER_ARCHIVE).read()
+        with tarfile.open(fileobj=io.BytesIO(inner_bytes), mode="r:gz") as inner:
+            return inner.extractfile(MEMBER).read().decode("utf-8-sig")
+    except KeyError as exc:
+        raise DataError(f"{path}: {exc.args[0]} is missing; is this the {PACKAGE}-{VERSION} sdist?") from None
+    except (tarfile.TarError, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the snippets ({exc}); delete the archive to fetch it again") from None
+
+
+def read_archive(path: Path | str) -> dict[str, Split]:
+    """``{"train", "dev", "test"}`` splits from the vaderSentiment sdist at ``path``."""
+    path = Path(path)
+    rows = parse_snippets(read_member(path), f"{path.name}:{MEMBER}")
+    parts: dict[str, tuple[list, list]] = {s: ([], []) for s in ("train", "dev", "test")}
+    dropped = {s: 0 for s in parts}
+    for snippet_id, rating, text in rows:
+        split = split_of(snippet_id)
+        label = label_of(rating)
+        if label is None:
+            dropped[split] += 1
+            continue
+        parts[split][0].append(tokenize(text))
+        parts[split][1].append(label)
+    return {
+        split: Split(
+            "classification", tokens, labels, f"{NAME}:{split}",
+            {
+                "dataset": NAME,
+                "archive": path.name,
+                "archive_sha256": SHA256,
+                "file": MEMBER,
+                "snippets": len(rows),
+                "label_rule": LABEL_RULE,
+                "dropped_neutral": dropped[split],
+                "dropped_neutral_total": sum(dropped.values()),
+                "split_rule": SPLIT_RULE,
+                "tokenizer": "pipeline.data.tokenize.tokenize (contractions split)",
+            },
+        )
+        for split, (tokens, labels) in parts.items()
+    }
+
+
+def load() -> dict[str, Split]:
+    """Fetch (once) and parse the snippets."""
+    from pipeline.data.fetch import fetch_pypi_sdist
+
+    return read_archive(fetch_pypi_sdist(PACKAGE, VERSION, SHA256))

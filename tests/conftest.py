@@ -1,0 +1,69 @@
+"""Shared fixtures: small slices of the real corpora, written as user files.
+
+Tests train on a few hundred real sentences so the whole suite stays fast; the
+demo and benchmarks train on the full corpora.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest
+
+
+def _write_wordtag(path, split):
+    path.write_text("".join(" ".join(f"{w}/{t}" for w, t in zip(toks, tags)) + "\n"
+                            for toks, tags in zip(split.tokens, split.labels)), encoding="utf-8")
+
+
+def _write_tsv(path, split):
+    path.write_text("".join(f"{label}\t{' '.join(toks)}\n" for toks, label in zip(split.tokens, split.labels)),
+                    encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def brown():
+    from pipeline.data.datasets import load_dataset
+
+    return load_dataset("brown-upos")
+
+
+@pytest.fixture(scope="session")
+def mr():
+    from pipeline.data.datasets import load_dataset
+
+    return load_dataset("mr")
+
+
+@pytest.fixture(scope="session")
+def brown_files(tmp_path_factory, brown):
+    """train/dev/test word/tag files: 400 / 80 / 120 real Brown sentences (<= 40 tokens)."""
+    root = tmp_path_factory.mktemp("brown")
+    out = {}
+    for name, n in (("train", 400), ("dev", 80), ("test", 120)):
+        split = brown[name]
+        keep = [i for i, t in enumerate(split.tokens) if len(t) <= 40][:n]
+        path = root / f"{name}.txt"
+        _write_wordtag(path, split.subset(keep))
+        out[name] = path
+    return out
+
+
+@pytest.fixture(scope="session")
+def mr_files(tmp_path_factory, mr):
+    """train/dev/test label<TAB>text files: 600 / 100 / 150 real movie-review snippets."""
+    root = tmp_path_factory.mktemp("mr")
+    out = {}
+    for name, n in (("train", 600), ("dev", 100), ("test", 150)):
+        path = root / f"{name}.tsv"
+        _write_tsv(path, mr[name].head(n))
+        out[name] = path
+    return out
+
+
+@pytest.fixture(scope="session")
+def corpus_files(brown_files, mr_files):
+    return {"tagging": brown_files, "classification": mr_files}
