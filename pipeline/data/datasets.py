@@ -163,6 +163,7 @@ def _percentile(sorted_values: list[int], q: float) -> int:
 def describe_split(split: Split, top: int = 12) -> dict:
     """Size, label distribution and sequence-length statistics of one split."""
     lengths = sorted(len(t) for t in split.tokens)
+    median = statistics.median(lengths) if lengths else 0
     counts = split.label_counts()
     total = sum(counts.values()) or 1
     return {
@@ -174,7 +175,7 @@ def describe_split(split: Split, top: int = 12) -> dict:
         "labels": {k: {"count": v, "share": round(v / total, 4)} for k, v in list(counts.items())[:top]},
         "lengths": {
             "min": lengths[0] if lengths else 0,
-            "median": statistics.median(lengths) if lengths else 0,
+            "median": int(median) if median == int(median) else median,
             "mean": round(statistics.fmean(lengths), 2) if lengths else 0.0,
             "p95": _percentile(lengths, 95),
             "max": lengths[-1] if lengths else 0,

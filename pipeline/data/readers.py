@@ -47,7 +47,7 @@ from pipeline.data.corpus import Split
 from pipeline.data.tokenize import tokenize
 from pipeline.errors import ConfigError, DataError
 
-SNIFF_LINES = 50
+SNIFF_LINES = 200  # first lines (blank ones included) that format sniffing looks at
 CONLLU_COLUMNS = {"upos": 3, "xpos": 4}
 _CONLLU_ID = re.compile(r"^\d+(?:[-.]\d+)?$")
 _LAST_FIELD = re.compile(r"\S+(?=\s*$)")
@@ -61,7 +61,7 @@ class Format:
     description: str
     read: Callable[[list[str], str, str], tuple[list, list, dict]]  # (lines, where, column) -> tokens, labels, meta
     write: Callable[[Split], str]
-    sniff: Callable[[list[str]], bool]  # first non-empty lines -> looks like this format?
+    sniff: Callable[[list[str]], bool]  # first lines of a file -> looks like this format?
 
 
 FORMATS: dict[str, Format] = {}
@@ -98,7 +98,7 @@ def detect_format(path: Path | str, lines: list[str] | None = None) -> str:
     if path.suffix.lower() in by_ext:
         return by_ext[path.suffix.lower()]
     lines = _read_lines(path) if lines is None else lines
-    sample = [ln for ln in lines if ln.strip()][:SNIFF_LINES]
+    sample = lines[:SNIFF_LINES]
     found = [f.name for f in FORMATS.values() if f.sniff(sample)]
     if "conllu" in found:  # CoNLL-U lines are CoNLL column lines too; the stricter one wins
         found = ["conllu"]
@@ -124,6 +124,7 @@ def write_file(path: Path | str, split: Split, fmt: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -139,6 +140,12 @@ def _format(name: str) -> Format:
         return FORMATS[name]
     except KeyError:
         raise ConfigError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -247,7 +254,7 @@ def _conllu_write(split: Split) -> str:
 
 
 def _conllu_sniff(sample: list[str]) -> bool:
-    rows = [ln for ln in sample if not ln.startswith("#")]
+    rows = [ln for ln in sample if ln.strip() and not ln.startswith("#")]
     return bool(rows) and all(
         len(f := ln.split("\t")) == 10 and _CONLLU_ID.match(f[0]) for ln in rows
     )
@@ -320,17 +327,30 @@ def _conll_write(split: Split) -> str:
 
 
 def _conll_sniff(sample: list[str]) -> bool:
+    """Same column count (>= 2) on every token line, not all word/tag, and some
+    sign of CoNLL: tab-separated columns, ``-DOCSTART-`` or a blank line between
+    token lines (raw text with two words per line is not taken for CoNLL)."""
     widths = set()
     slashed = True
+    evidence = False
+    seen_tokens = blank_after_tokens = False
     for ln in sample:
         fields = ln.split()
-        if _is_docstart(fields):
+        if not fields:
+            blank_after_tokens = blank_after_tokens or seen_tokens
             continue
-        if "\t" in ln and any(" " in f.strip() for f in ln.strip().split("\t")):
-            return False  # a tab-separated column with spaces inside: not CoNLL columns
+        if _is_docstart(fields):
+            evidence = True
+            continue
+        if "\t" in ln.strip():
+            if any(" " in f.strip() for f in ln.strip().split("\t")):
+                return False  # a tab-separated column with spaces inside: not CoNLL columns
+            evidence = True
+        evidence = evidence or blank_after_tokens
+        seen_tokens = True
         widths.add(len(fields))
         slashed = slashed and all("/" in f for f in fields)
-    return len(widths) == 1 and min(widths) >= 2 and not slashed
+    return evidence and len(widths) == 1 and min(widths) >= 2 and not slashed
 
 
 register(Format(
@@ -375,7 +395,8 @@ def _wordtag_sniff(sample: list[str]) -> bool:
         word, sep, tag = item.rpartition("/")
         return bool(sep and word and tag)
 
-    return bool(sample) and all(ok(item) for ln in sample for item in ln.split())
+    rows = [ln for ln in sample if ln.strip()]
+    return bool(rows) and all(ok(item) for ln in rows for item in ln.split())
 
 
 register(Format(
@@ -415,7 +436,7 @@ def _tsv_write(split: Split) -> str:
 
 
 def _tsv_sniff(sample: list[str]) -> bool:
-    rows = [ln.partition("\t") for ln in sample]
+    rows = [ln.partition("\t") for ln in sample if ln.strip()]
     return (
         bool(rows)
         and all(sep and label.strip() and " " not in label.strip() and text.strip() for label, sep, text in rows)

@@ -1,0 +1,69 @@
+"""The dataset registry, the parsed-split cache and describe()."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pipeline.data import datasets
+from pipeline.data.corpus import Split
+from pipeline.errors import ConfigError
+
+
+def test_registry_lists_both_datasets():
+    rows = {r["name"]: r for r in datasets.list_datasets()}
+    assert set(rows) == {"brown-upos", "mr"}
+    assert rows["brown-upos"]["task"] == "tagging" and rows["mr"]["task"] == "classification"
+    for r in rows.values():
+        assert r["description"] and r["citation"] and r["source"] and r["split_rule"]
+        assert len(r["archive_sha256"]) == 64
+
+
+def test_unknown_dataset_names_the_known_ones_and_the_file_route():
+    with pytest.raises(ConfigError) as err:
+        datasets.load_dataset("imdb")
+    msg = str(err.value)
+    assert "'imdb'" in msg and "brown-upos" in msg and "mr" in msg and "--data PATH" in msg
+
+
+def test_parsed_splits_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNX_CACHE", str(tmp_path))
+    calls = []
+
+    def loader():
+        calls.append(1)
+        return {"train": Split("classification", [["good", "film"]], ["pos"], "toy:train", {"k": 1})}
+
+    toy = dataclasses.replace(datasets.DATASETS["mr"], name="toy", archive_sha256="ab" * 32, loader=loader)
+    monkeypatch.setitem(datasets.DATASETS, "toy", toy)
+    first = datasets.load_dataset("toy")
+    second = datasets.load_dataset("toy")
+    assert len(calls) == 1
+    assert (second["train"].tokens, second["train"].labels, second["train"].meta) == (
+        first["train"].tokens, first["train"].labels, {"k": 1})
+    datasets.parsed_cache_path(toy).write_bytes(b"garbage")  # a damaged cache is parsed again
+    assert datasets.load_dataset("toy")["train"].labels == ["pos"] and len(calls) == 2
+    bumped = dataclasses.replace(toy, parse_version=toy.parse_version + 1)
+    monkeypatch.setitem(datasets.DATASETS, "toy", bumped)
+    datasets.load_dataset("toy")
+    assert len(calls) == 3, "a new parser version must not read the old cache"
+
+
+def test_describe_counts_labels_and_lengths():
+    tagging = Split("tagging", [["a"] * n for n in (1, 2, 3, 4, 10)],
+                    [["N"] * (n - 1) + ["V"] for n in (1, 2, 3, 4, 10)])
+    d = datasets.describe({"train": tagging, "dev": tagging.head(2)})
+    t = d["train"]
+    assert d["task"] == "tagging"
+    assert (t["sequences"], t["tokens"], t["label_kinds"]) == (5, 20, 2)
+    assert t["labels"] == {"N": {"count": 15, "share": 0.75}, "V": {"count": 5, "share": 0.25}}
+    assert t["lengths"] == {"min": 1, "median": 3, "mean": 4.0, "p95": 10, "max": 10}
+    assert d["dev"]["sequences"] == 2 and d["dev"]["lengths"]["median"] == 1.5
+
+
+def test_describe_top_and_empty_split():
+    s = Split("classification", [["x"]] * 6, ["a", "a", "a", "b", "b", "c"])
+    d = datasets.describe({"train": s, "test": Split("classification", [], [])}, top=2)
+    assert list(d["train"]["labels"]) == ["a", "b"] and d["train"]["label_kinds"] == 3
+    assert d["test"]["sequences"] == 0 and d["test"]["lengths"]["max"] == 0
