@@ -107,3 +107,19 @@ def test_resume_continues_epochs_after_interruption(tmp_path, brown_files):
     run = train(spec, root=tmp_path, resume=True)
     history = json.loads((run / "history.json").read_text())
     assert len(history["loss"]) == 3  # epoch 1 from before, epochs 2-3 after resuming
+
+
+@pytest.mark.slow
+def test_mixed_precision_run_saves_float32_and_passes_parity(tmp_path, brown_files):
+    import keras
+
+    try:
+        run = train(small_spec("mp", brown_files, "tagging", "lstm", True, mixed_precision="float16"), root=tmp_path)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    assert all(layer.dtype_policy.name == "float32" for layer in model.layers if hasattr(layer, "dtype_policy"))
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"]["mixed_precision"] == "float16"
+    result = export_run(run, out_root=tmp_path / "export")
+    assert check_export(result.folder, random_count=2)["passed"]

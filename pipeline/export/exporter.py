@@ -48,6 +48,15 @@ def _fused_gaps(run) -> list[str]:
 ENGINES: dict[str, Callable] = {"fused": _fused, "tf2onnx": _tf2onnx}
 
 
+def tokenizer_settings(vocab) -> dict:
+    """How raw text must be split to match the training tokens.
+
+    Corpora that split contractions (``do n't``, ``John 's``: Penn Treebank, UD)
+    leave ``n't``/``'s`` in the vocabulary; the Brown corpus keeps ``don't`` whole.
+    """
+    return {"contractions": any(w in vocab for w in ("n't", "'s", "'re", "'ll"))}
+
+
 @dataclass
 class ExportResult:
     folder: Path
@@ -84,6 +93,7 @@ def model_metadata(run, engine: str) -> dict[str, object]:
         "vocab_sha256": run.vocab.sha256(),
         "lowercase": run.vocab.lowercase,
         "padding": "right, id 0; unknown word id 1",
+        "tokenizer": tokenizer_settings(run.vocab),
         "engine": engine,
         "source_run": run.config.get("name", run.files.root.name),
     }
@@ -128,6 +138,7 @@ def export_run(
                    "shape": ["batch", "time", "labels"] if run.task == "tagging" else ["batch", "labels"]},
         "files": {"model.onnx": (staging / "model.onnx").stat().st_size},
         "data": {k: run.config.get(k) for k in ("data", "data_format", "column", "test")},
+        "tokenizer": tokenizer_settings(run.vocab),
     })
     replace_dir(staging, final)
     return ExportResult(final, chosen, note)

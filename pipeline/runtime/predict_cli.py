@@ -18,10 +18,8 @@ from pathlib import Path
 from pipeline.errors import RnnxError
 
 
-def _load_inputs(args):
-    """Token lists plus a writer that renders predictions in the input's format."""
-    from pipeline.data.tokenize import tokenize
-
+def _load_inputs(args, tokenize):
+    """Token lists, the parsed split (None for raw texts) and the format."""
     if args.input and args.texts:
         raise RnnxError("give texts on the command line or --input FILE, not both")
     if not args.input:
@@ -62,7 +60,7 @@ def predict_command(args, emit) -> int:
     from pipeline.runtime.session import load
 
     model = load(args.export, threads=args.threads)
-    tokens, split, fmt = _load_inputs(args)
+    tokens, split, fmt = _load_inputs(args, model.tokenize)
     if model.task == "classification":
         empty = [i for i, t in enumerate(tokens) if not t]
         if empty:

@@ -73,6 +73,12 @@ class ExportedModel:
             raise RnnxError(f"ids must be a 2-D [batch, time] array, got shape {ids.shape}")
         return self.session.run(None, {self.input_name: ids.astype(np.int64, copy=False)})[0]
 
+    def tokenize(self, text: str) -> list[str]:
+        """Split raw text the way the training corpus was split (see export.json)."""
+        from pipeline.data.tokenize import tokenize
+
+        return tokenize(text, contractions=self.info.get("tokenizer", {}).get("contractions", True))
+
     def probs_tokens(self, batch: Sequence[Sequence[str]], batch_size: int = 32) -> list[np.ndarray]:
         ids = [self.vocab.encode(tokens) for tokens in batch]
         return run_batched(self.run_ids, ids, task=self.task, batch_size=batch_size)
@@ -86,9 +92,7 @@ class Tagger(ExportedModel):
         return [[names[i] for i in p.argmax(-1)] for p in self.probs_tokens(batch, batch_size)]
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[list[tuple[str, str]]]:
-        from pipeline.data.tokenize import tokenize
-
-        tokens = [tokenize(t) for t in texts]
+        tokens = [self.tokenize(t) for t in texts]
         return [list(zip(toks, tags)) for toks, tags in zip(tokens, self.predict_tokens(tokens, batch_size))]
 
 
@@ -106,9 +110,7 @@ class Classifier(ExportedModel):
         return out
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[tuple[str, dict]]:
-        from pipeline.data.tokenize import tokenize
-
-        return self.predict_tokens([tokenize(t) for t in texts], batch_size)
+        return self.predict_tokens([self.tokenize(t) for t in texts], batch_size)
 
 
 def load(folder: Path | str, **kwargs) -> Tagger | Classifier:

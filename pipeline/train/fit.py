@@ -105,6 +105,8 @@ def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int
     )
     if shuffle:
         ds = ds.repeat()
+    else:  # a known length lets Keras show progress and end validation without a warning
+        ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches))
     return ds.prefetch(2), num_batches
 
 
@@ -248,7 +250,7 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     if files.best.exists():
         model = keras.saving.load_model(files.best, compile=False)
     if opts.mixed_precision:
-        keras.mixed_precision.set_global_policy("float32")
+        model = _as_float32(model, cfg)
     model.save(files.model)
     shutil.rmtree(files.best.parent, ignore_errors=True)
     write_json(files.history_json, history)
@@ -266,6 +268,21 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     write_json(files.metrics, metrics)
     replace_dir(staging, final)
     return final
+
+
+def _as_float32(model, cfg: ModelConfig):
+    """The same weights in a float32 model: what is saved, exported and checked.
+
+    Mixed precision speeds up training on GPUs; deployment and parity use float32.
+    """
+    from pipeline.keras_env import import_keras
+    from pipeline.models.builders import build_model
+
+    keras = import_keras()
+    keras.mixed_precision.set_global_policy("float32")
+    clean = build_model(cfg)
+    clean.set_weights([w.astype("float32") for w in model.get_weights()])
+    return clean
 
 
 def _known_labels_only(split: Split, labels: Labels) -> Split:
