@@ -139,7 +139,14 @@ def _configure_train(p):
     p.add_argument("--patience", type=int, default=2, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="train on the first N sequences only (quick runs)")
-    p.add_argument("--mixed-precision", choices=["float16", "bfloat16"])
+    p.add_argument("--mixed-precision", choices=["float16", "bfloat16"],
+                   help="compute in float16/bfloat16 on GPUs (loss scaled as Keras does); the saved model is float32")
+    p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
+                   help="tf.distribute strategy: mirrored = local GPUs, multiworker = machines named by TF_CONFIG; "
+                        "--batch-size is global")
+    p.add_argument("--logical-cpus", type=int, help="split the CPU into N devices (try --strategy without GPUs)")
+    p.add_argument("--bucketing", action=argparse.BooleanOptionalAction, default=True,
+                   help="length-bucketed batches (default) or random batches")
     p.add_argument("--force", action="store_true", help="replace an existing saved_models/NAME")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from saved_models/NAME.partial")
     p.add_argument("--root", default="saved_models", help=argparse.SUPPRESS)
@@ -162,7 +169,9 @@ def cmd_train(args) -> int:
         options=TrainOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                              patience=args.patience, seed=args.seed, lowercase=args.lowercase,
                              min_freq=args.min_freq, max_vocab=args.max_vocab, train_limit=args.limit,
-                             mixed_precision=args.mixed_precision, verbose=0 if args.quiet or args.json else 1),
+                             mixed_precision=args.mixed_precision, bucketing=args.bucketing,
+                             strategy=args.strategy, logical_cpus=args.logical_cpus,
+                             verbose=0 if args.quiet or args.json else 1),
     )
     folder = train(spec, root=args.root, force=args.force, resume=args.resume)
     from pipeline.artifacts import read_json

@@ -47,6 +47,9 @@ class TrainOptions:
     max_vocab: int | None = None
     train_limit: int | None = None  # train on the first N sequences (tests, quick runs)
     mixed_precision: str | None = None  # None, "float16" or "bfloat16"
+    bucketing: bool = True  # length-bucketed batches (False: random batches, more padding)
+    strategy: str = "default"  # see pipeline.train.distribute
+    logical_cpus: int | None = None  # split the CPU into N devices (try strategies without GPUs)
     verbose: int = 1
 
     def __post_init__(self) -> None:
@@ -78,11 +81,13 @@ def encode_targets(split: Split, labels: Labels) -> list:
     return [np.int32(i) for i in labels.encode(split.labels)]
 
 
-def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int, *, shuffle: bool, seed: int):
+def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int, *, shuffle: bool, seed: int,
+                 bucketing: bool = True):
     """A ``tf.data`` pipeline of length-bucketed, right-padded batches.
 
     Returns the dataset and the number of batches per epoch. With ``shuffle`` the
     batches are re-bucketed with a new seed every epoch and the dataset repeats.
+    Without ``bucketing`` the batches are random (each padded to its longest row).
     """
     import tensorflow as tf
 
@@ -93,7 +98,11 @@ def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int
     epoch = [0]
 
     def batches():
-        order = bucket_batches(lengths, batch_size, shuffle=shuffle, seed=seed + epoch[0])
+        if bucketing:
+            order = bucket_batches(lengths, batch_size, shuffle=shuffle, seed=seed + epoch[0])
+        else:
+            perm = np.random.default_rng(seed + epoch[0]).permutation(len(lengths))
+            order = [perm[i : i + batch_size] for i in range(0, len(perm), batch_size)]
         epoch[0] += 1
         for idx in order:
             yield batch_padded(ids, targets, idx, task=task)
@@ -107,6 +116,10 @@ def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int
         ds = ds.repeat()
     else:  # a known length lets Keras show progress and end validation without a warning
         ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches))
+    options = tf.data.Options()
+    # batches come from a generator, not files: a strategy splits each batch across its replicas
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    ds = ds.with_options(options)
     return ds.prefetch(2), num_batches
 
 
@@ -172,9 +185,12 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     if len(train_split) == 0:
         raise ConfigError(f"--data {spec.data}: the training split is empty")
 
+    keras = import_keras()
+    from pipeline.train.distribute import make_distribution
+
+    dist = make_distribution(opts.strategy, opts.logical_cpus)
     final, staging, resuming = _prepare_folder(spec, root, force, resume)
     files = RunFiles(staging)
-    keras = import_keras()
     keras.utils.set_random_seed(opts.seed)
     if opts.mixed_precision:
         keras.mixed_precision.set_global_policy(f"mixed_{opts.mixed_precision}")
@@ -210,26 +226,30 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
         "train_sequences_used": len(train_split),
         "versions": _versions(keras),
         "device": device_summary(),
+        "strategy": {"name": dist.name, "replicas": dist.replicas},
     }
     write_json(files.config, config)
 
     from pipeline.models.builders import build_model
 
-    model = build_model(cfg)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=opts.learning_rate, clipnorm=5.0),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    with dist.strategy.scope():
+        model = build_model(cfg)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=opts.learning_rate, clipnorm=5.0),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     train_ids = [vocab.encode(t) for t in train_split.tokens]
     dev_ids = [vocab.encode(t) for t in dev_split.tokens]
     train_ds, steps = make_dataset(
-        train_ids, encode_targets(train_split, labels), cfg.task, opts.batch_size, shuffle=True, seed=opts.seed
+        train_ids, encode_targets(train_split, labels), cfg.task, opts.batch_size, shuffle=True, seed=opts.seed,
+        bucketing=opts.bucketing,
     )
     dev_ds, _ = make_dataset(dev_ids, encode_targets(dev_split, labels), cfg.task, 64, shuffle=False, seed=0)
     if opts.verbose:
         print(f"rnnx train: {cfg.describe()} on {spec.data} ({len(train_split)} train / {len(dev_split)} dev), "
-              f"{model.count_params():,} parameters, {device_summary()}")
+              f"{model.count_params():,} parameters, {device_summary()}, strategy {dist.name} "
+              f"({dist.replicas} replica{'s' if dist.replicas > 1 else ''})")
     started = time.perf_counter()
     model.fit(
         train_ds,
