@@ -32,7 +32,7 @@ def worker(cell: str, bucketing: bool, devices: int, steps: int, bidirectional: 
     from pipeline.data.vocab import Labels, Vocabulary
     from pipeline.keras_env import import_keras
     from pipeline.models import ModelConfig, build_model
-    from pipeline.train.fit import encode_targets, make_dataset
+    from pipeline.train.inputs import encode_targets, make_dataset
 
     keras = import_keras()
     keras.utils.set_random_seed(0)

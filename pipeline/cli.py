@@ -57,7 +57,8 @@ def add_json(p: argparse.ArgumentParser) -> None:
 
 def add_data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
     p.add_argument("--data", required=required,
-                   help="built-in dataset (brown-upos, mr) or a file: CoNLL-U, CoNLL columns, word/tag lines, label<TAB>text")
+                   help="built-in dataset (brown-upos, mr), a file (CoNLL-U, CoNLL columns, word/tag lines, "
+                        "label<TAB>text), or a folder / glob of files streamed one at a time")
     p.add_argument("--format", dest="data_format", choices=["conllu", "conll", "wordtag", "tsv"],
                    help="format of --data files (detected from the extension and content when left out)")
     p.add_argument("--column", default="upos", choices=["upos", "xpos"], help="CoNLL-U tag column (default upos)")
@@ -139,6 +140,7 @@ def _configure_train(p):
     p.add_argument("--patience", type=int, default=2, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="train on the first N sequences only (quick runs)")
+    p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the data)")
     p.add_argument("--mixed-precision", choices=["float16", "bfloat16"],
                    help="compute in float16/bfloat16 on GPUs (loss scaled as Keras does); the saved model is float32")
     p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
@@ -169,6 +171,7 @@ def cmd_train(args) -> int:
         options=TrainOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                              patience=args.patience, seed=args.seed, lowercase=args.lowercase,
                              min_freq=args.min_freq, max_vocab=args.max_vocab, train_limit=args.limit,
+                             steps_per_epoch=args.steps_per_epoch,
                              mixed_precision=args.mixed_precision, bucketing=args.bucketing,
                              strategy=args.strategy, logical_cpus=args.logical_cpus,
                              verbose=0 if args.quiet or args.json else 1),
@@ -189,8 +192,10 @@ def _data_task(args) -> str:
 
         return DATASETS[args.data].task
     from pipeline.data.sources import load_file
+    from pipeline.data.stream import corpus_files
 
-    return load_file(args.data, args.data_format, args.column).task
+    files = corpus_files(args.data)
+    return load_file(str(files[0]) if files else args.data, args.data_format, args.column).task
 
 
 def _metrics_table(folder, metrics: dict) -> str:

@@ -49,6 +49,15 @@ def resolve(
         from pipeline.data.datasets import load_dataset
 
         return load_dataset(data)
+    from pipeline.data.stream import corpus_files
+
+    if corpus_files(data):  # a streamed corpus: only its dev/test files fit in memory
+        if not dev:
+            raise ConfigError(f"--data {data} names several files (a streamed corpus); give --dev FILE")
+        held = {"dev": load_file(dev, fmt, column)}
+        if test:
+            held["test"] = load_file(test, fmt, column)
+        return held
     if not Path(data).exists():
         from pipeline.data.datasets import DATASETS
 

@@ -56,9 +56,16 @@ class Vocabulary:
 
         Ties in frequency are broken alphabetically, so the ids are deterministic.
         """
+        counts = Counter(normalize(t, lowercase) for sent in sentences for t in sent)
+        return cls.from_counts(counts, lowercase=lowercase, min_freq=min_freq, max_size=max_size)
+
+    @classmethod
+    def from_counts(
+        cls, counts: Counter, *, lowercase: bool = True, min_freq: int = 1, max_size: int | None = None
+    ) -> "Vocabulary":
+        """A vocabulary from already-normalised word counts (streamed corpora)."""
         if min_freq < 1:
             raise ValueError(f"min_freq must be >= 1, got {min_freq}")
-        counts = Counter(normalize(t, lowercase) for sent in sentences for t in sent)
         kept = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
         if max_size is not None:
             kept = kept[: max(0, max_size - 2)]

@@ -48,6 +48,7 @@ class TrainOptions:
     train_limit: int | None = None  # train on the first N sequences (tests, quick runs)
     mixed_precision: str | None = None  # None, "float16" or "bfloat16"
     bucketing: bool = True  # length-bucketed batches (False: random batches, more padding)
+    steps_per_epoch: int | None = None  # default: one pass over the training data
     strategy: str = "default"  # see pipeline.train.distribute
     logical_cpus: int | None = None  # split the CPU into N devices (try strategies without GPUs)
     verbose: int = 1
@@ -73,54 +74,6 @@ class RunSpec:
     column: str = "upos"
     dev: str | None = None
     test: str | None = None
-
-
-def encode_targets(split: Split, labels: Labels) -> list:
-    if split.task == "tagging":
-        return [np.asarray(labels.encode(tags), dtype=np.int32) for tags in split.labels]
-    return [np.int32(i) for i in labels.encode(split.labels)]
-
-
-def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int, *, shuffle: bool, seed: int,
-                 bucketing: bool = True):
-    """A ``tf.data`` pipeline of length-bucketed, right-padded batches.
-
-    Returns the dataset and the number of batches per epoch. With ``shuffle`` the
-    batches are re-bucketed with a new seed every epoch and the dataset repeats.
-    Without ``bucketing`` the batches are random (each padded to its longest row).
-    """
-    import tensorflow as tf
-
-    from pipeline.data.batching import batch_padded, bucket_batches
-
-    lengths = [len(s) for s in ids]
-    num_batches = len(bucket_batches(lengths, batch_size, shuffle=False))
-    epoch = [0]
-
-    def batches():
-        if bucketing:
-            order = bucket_batches(lengths, batch_size, shuffle=shuffle, seed=seed + epoch[0])
-        else:
-            perm = np.random.default_rng(seed + epoch[0]).permutation(len(lengths))
-            order = [perm[i : i + batch_size] for i in range(0, len(perm), batch_size)]
-        epoch[0] += 1
-        for idx in order:
-            yield batch_padded(ids, targets, idx, task=task)
-
-    y_shape = (None, None) if task == "tagging" else (None,)
-    ds = tf.data.Dataset.from_generator(
-        batches,
-        output_signature=(tf.TensorSpec((None, None), tf.int64), tf.TensorSpec(y_shape, tf.int32)),
-    )
-    if shuffle:
-        ds = ds.repeat()
-    else:  # a known length lets Keras show progress and end validation without a warning
-        ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches))
-    options = tf.data.Options()
-    # batches come from a generator, not files: a strategy splits each batch across its replicas
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    ds = ds.with_options(options)
-    return ds.prefetch(2), num_batches
 
 
 def _prepare_folder(spec: RunSpec, root: Path, force: bool, resume: bool) -> tuple[Path, Path, bool]:
@@ -173,17 +126,15 @@ def _read_history(path: Path) -> dict[str, list[float]]:
 
 def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = False, resume: bool = False) -> Path:
     """Train ``spec`` and return the finished run folder."""
-    from pipeline.data.sources import resolve
     from pipeline.keras_env import device_summary, import_keras
+    from pipeline.train.inputs import encode_targets, make_dataset, training_data
 
     opts = spec.options
     root = Path(root)
-    splits = resolve(spec.data, fmt=spec.data_format, column=spec.column, dev=spec.dev, test=spec.test)
-    train_split = splits["train"] if opts.train_limit is None else splits["train"].head(opts.train_limit)
-    if train_split.task != spec.model.task:
-        raise ConfigError(f"--data {spec.data} holds {train_split.task} data but --task is {spec.model.task}")
-    if len(train_split) == 0:
-        raise ConfigError(f"--data {spec.data}: the training split is empty")
+    data = training_data(spec)
+    if data.task != spec.model.task:
+        raise ConfigError(f"--data {spec.data} holds {data.task} data but --task is {spec.model.task}")
+    splits = data.splits
 
     keras = import_keras()
     from pipeline.train.distribute import make_distribution
@@ -201,13 +152,7 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
         vocab = Vocabulary.from_json(read_json(files.vocab))
         labels = Labels.from_json(read_json(files.labels))
     else:
-        vocab = Vocabulary.build(
-            train_split.tokens, lowercase=opts.lowercase, min_freq=opts.min_freq, max_size=opts.max_vocab
-        )
-        all_labels = train_split.labels if train_split.task == "classification" else [
-            t for tags in train_split.labels for t in tags
-        ]
-        labels = Labels.build(all_labels)
+        vocab, labels = data.vocabularies(opts)
         write_json(files.vocab, vocab.to_json())
         write_json(files.labels, labels.to_json())
 
@@ -222,8 +167,8 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
         "test": spec.test,
         "model": cfg.to_json(),
         "options": asdict(opts),
-        "sizes": {k: {"sequences": len(v), "tokens": v.num_tokens} for k, v in splits.items()},
-        "train_sequences_used": len(train_split),
+        "sizes": {"train": data.size(), **{k: {"sequences": len(v), "tokens": v.num_tokens}
+                                           for k, v in splits.items() if k != "train"}},
         "versions": _versions(keras),
         "device": device_summary(),
         "strategy": {"name": dist.name, "replicas": dist.replicas},
@@ -239,15 +184,12 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-    train_ids = [vocab.encode(t) for t in train_split.tokens]
+    train_ds, steps = data.dataset(vocab, labels, opts)
     dev_ids = [vocab.encode(t) for t in dev_split.tokens]
-    train_ds, steps = make_dataset(
-        train_ids, encode_targets(train_split, labels), cfg.task, opts.batch_size, shuffle=True, seed=opts.seed,
-        bucketing=opts.bucketing,
-    )
     dev_ds, _ = make_dataset(dev_ids, encode_targets(dev_split, labels), cfg.task, 64, shuffle=False, seed=0)
     if opts.verbose:
-        print(f"rnnx train: {cfg.describe()} on {spec.data} ({len(train_split)} train / {len(dev_split)} dev), "
+        print(f"rnnx train: {cfg.describe()} on {spec.data} ({data.size()['sequences']:,} train / "
+              f"{len(dev_split):,} dev), "
               f"{model.count_params():,} parameters, {device_summary()}, strategy {dist.name} "
               f"({dist.replicas} replica{'s' if dist.replicas > 1 else ''})")
     started = time.perf_counter()
