@@ -266,14 +266,20 @@ def _configure_export(p):
                         "auto: fused when it covers every layer")
     p.add_argument("--name", help="export folder name (default: the run's name)")
     p.add_argument("--out", default="export", help="parent folder (default export/)")
+    p.add_argument("--text", action=argparse.BooleanOptionalAction, default=True,
+                   help="also write model.text.onnx (tokens in, labels out; default on)")
+    p.add_argument("--quantize", choices=["int8"], help="also write a dynamic int8 model.int8.onnx")
+    p.add_argument("--ort", action="store_true", help="also write ORT-format (.ort) files for ONNX Runtime Mobile")
     add_json(p)
 
 
-@command("export", "export a trained run to ONNX", "rnnx export saved_models/pos --engine auto")(_configure_export)
+@command("export", "export a trained run to ONNX",
+         "rnnx export saved_models/pos --engine auto --quantize int8 --ort")(_configure_export)
 def cmd_export(args) -> int:
     from pipeline.export.exporter import export_run
 
-    result = export_run(args.run, out_root=args.out, engine=args.engine, name=args.name)
+    result = export_run(args.run, out_root=args.out, engine=args.engine, name=args.name, text=args.text,
+                        quantize=args.quantize, ort=args.ort)
     info = {"folder": str(result.folder), "engine": result.engine, "note": result.note}
     table = f"exported {result.folder}/model.onnx  (engine {result.engine})"
     if result.note:
@@ -299,28 +305,17 @@ def _configure_check(p):
 @command("check", "prove ONNX Runtime matches Keras on held-out data",
          "rnnx check export/pos")(_configure_check)
 def cmd_check(args) -> int:
-    from pipeline.export.parity import Tolerance, check_export
+    from pipeline.export.parity import Tolerance
+    from pipeline.export.verify import check_all, format_checks
 
     try:
-        report = check_export(args.export, model_file=args.model_file, tol=Tolerance(args.atol, args.margin),
-                              limit=args.limit, run_path=args.run)
+        reports = check_all(args.export, model_file=args.model_file, tol=Tolerance(args.atol, args.margin),
+                            limit=args.limit, run_path=args.run)
     except ParityError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    emit(args, format_parity(report), report)
+    emit(args, format_checks(reports), reports)
     return 0
-
-
-def format_parity(r: dict) -> str:
-    h, rnd = r["heldout"], r["random"]
-    acc = h["accuracy"]
-    return "\n".join([
-        f"parity PASSED for {r['model_file']} (engine {r['engine']}, atol {r['tolerance']['atol']:g})",
-        f"  held-out {h['split']}: {h['sequences']:,} sequences, {h['positions']:,} positions, "
-        f"max |diff| {h['max_abs_diff']:.2e}, label agreement {h['label_agreement'] * 100:.3f}%",
-        f"  accuracy keras {acc['keras']:.4f}  onnxruntime {acc['onnxruntime']:.4f}",
-        f"  random: {rnd['batches']} batches, {rnd['positions']:,} positions, max |diff| {rnd['max_abs_diff']:.2e}",
-    ])
 
 
 # --------------------------------------------------------------------------- bench
@@ -338,11 +333,17 @@ def _configure_bench(p):
 @command("bench", "latency of ONNX Runtime vs Keras on real sentences",
          "rnnx bench export/pos")(_configure_bench)
 def cmd_bench(args) -> int:
-    from pipeline.export.bench import bench_export, format_bench
+    from pipeline.export.bench import format_bench
+    from pipeline.export.verify import bench_all
 
-    report = bench_export(args.export, model_file=args.model_file, budget_s=args.budget, run_path=args.run,
-                          keras=not args.no_keras)
-    emit(args, format_bench(report), report)
+    reports = bench_all(args.export, model_file=args.model_file, budget_s=args.budget, run_path=args.run,
+                        keras=not args.no_keras)
+    table = format_bench(reports[args.model_file])
+    if "model.int8.onnx" in reports:
+        from pipeline.export.quantize import format_bench as format_int8
+
+        table += "\n\n" + format_int8(reports["model.int8.onnx"])
+    emit(args, table, reports)
     return 0
 
 

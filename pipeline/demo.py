@@ -45,10 +45,10 @@ def _banner(text: str) -> None:
 
 
 def run_job(job: DemoJob, quick: bool) -> dict:
-    from pipeline.cli import _metrics_table, format_parity
-    from pipeline.export.bench import bench_export, format_bench
+    from pipeline.cli import _metrics_table
+    from pipeline.export.bench import format_bench
     from pipeline.export.exporter import export_run
-    from pipeline.export.parity import check_export
+    from pipeline.export.verify import bench_all, check_all, format_checks
     from pipeline.models.config import ModelConfig
     from pipeline.train.fit import RunSpec, TrainOptions, train
 
@@ -69,16 +69,20 @@ def run_job(job: DemoJob, quick: bool) -> dict:
     print(_metrics_table(folder, metrics))
 
     _banner(f"{name}: export")
-    result = export_run(folder)
+    result = export_run(folder, quantize="int8", ort=True)
     print(f"exported {result.folder}/model.onnx (engine {result.engine}) {result.note}")
+    print("  with " + ", ".join(sorted(p.name for p in result.folder.glob("model.*") if p.name != "model.onnx")))
 
     _banner(f"{name}: check parity on held-out data")
-    parity = check_export(result.folder, limit=500 if quick else None)
-    print(format_parity(parity))
+    checks = check_all(result.folder, limit=500 if quick else None)
+    print(format_checks(checks))
+    parity = checks["model.onnx"]
 
     _banner(f"{name}: bench latency")
-    bench = bench_export(result.folder, budget_s=0.2 if quick else 0.5)
+    benches = bench_all(result.folder, budget_s=0.2 if quick else 0.5)
+    bench = benches["model.onnx"]
     print(format_bench(bench))
+    int8 = checks.get("model.int8.onnx", {})
     return {
         "name": name,
         "data": job.data,
@@ -95,6 +99,9 @@ def run_job(job: DemoJob, quick: bool) -> dict:
         "tf_function_b1_median_ms": _cell(bench, 1, "median", "keras-tf.function"),
         "predict_b1_median_ms": _cell(bench, 1, "median", "keras-predict"),
         "ort_1t_b32_median_ms": _cell(bench, 32, "median", "ort-1t"),
+        "int8_test_accuracy": int8.get("accuracy", {}).get("int8"),
+        "int8_label_agreement": int8.get("label_agreement"),
+        "text_model_label_mismatches": checks.get("model.text.onnx", {}).get("heldout", {}).get("label_mismatches"),
         "tf_function_b32_median_ms": _cell(bench, 32, "median", "keras-tf.function"),
     }
 

@@ -67,3 +67,49 @@ def mr_files(tmp_path_factory, mr):
 @pytest.fixture(scope="session")
 def corpus_files(brown_files, mr_files):
     return {"tagging": brown_files, "classification": mr_files}
+
+
+@pytest.fixture(scope="session")
+def trained_export(tmp_path_factory, corpus_files):
+    """``trained_export("tagger" | "classifier")``: a real export folder, trained once per session.
+
+    Callers that change the folder work on a copy (:func:`copy_export`).
+    """
+    cache: dict = {}
+
+    def get(kind: str):
+        if kind in cache:
+            return cache[kind]
+        from pipeline.export.exporter import export_run
+        from pipeline.models import ModelConfig
+        from pipeline.train.fit import RunSpec, TrainOptions, train
+
+        files = corpus_files["tagging" if kind == "tagger" else "classification"]
+        if kind == "tagger":
+            cfg = ModelConfig("tagging", "lstm", bidirectional=True, units=16, embedding_dim=16)
+            opts = TrainOptions(epochs=2, verbose=0)
+        else:
+            cfg = ModelConfig("classification", "gru", bidirectional=False, units=12, embedding_dim=12)
+            opts = TrainOptions(epochs=1, verbose=0)
+        root = tmp_path_factory.mktemp(f"deploy-{kind}")
+        spec = RunSpec(name=kind, data=str(files["train"]), dev=str(files["dev"]), test=str(files["test"]),
+                       model=cfg, options=opts)
+        run = train(spec, root=root / "saved_models")
+        cache[kind] = export_run(run, out_root=root / "export").folder
+        return cache[kind]
+
+    return get
+
+
+def copy_export(src, dst_root):
+    """A copy of the export folder ``src`` under ``dst_root`` (tests change copies only)."""
+    import shutil
+
+    dst = dst_root / src.name
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def copy_export_fn():
+    return copy_export

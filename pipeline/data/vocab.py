@@ -5,6 +5,8 @@
 [2, 3, 1]
 >>> v.size
 5
+>>> v.encode(["<pad>"])
+[1]
 >>> Labels(["NOUN", "VERB"]).encode(["VERB"])
 [1]
 """
@@ -41,7 +43,8 @@ class Vocabulary:
     def __post_init__(self) -> None:
         if self.words[:2] != [PAD_TOKEN, OOV_TOKEN]:
             raise ValueError("a Vocabulary must start with the padding and unknown entries")
-        self._index = {w: i for i, w in enumerate(self.words)}
+        # "<pad>"/"<unk>" typed in a text are unknown words, never padding
+        self._index = {w: i for i, w in enumerate(self.words) if i > OOV_ID}
 
     @classmethod
     def build(

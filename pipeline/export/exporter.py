@@ -3,8 +3,10 @@
 Engines are found in :data:`ENGINES`. ``auto`` takes the fused exporter when it
 covers every layer of the model and tf2onnx otherwise, saying why.
 
-``export/NAME/`` holds ``model.onnx``, ``vocab.json``, ``labels.json`` and
-``export.json`` (what was exported, by which engine, from which run); ``rnnx
+``export/NAME/`` holds ``model.onnx``, ``vocab.json``, ``labels.json``,
+``export.json`` (what was exported, by which engine, from which run), the
+deployment variants of :mod:`pipeline.export.deploy` (``model.text.onnx`` and,
+on request, int8 and ORT-format files) and a model card ``README.md``; ``rnnx
 check`` adds ``parity.json``, ``rnnx bench`` adds ``bench.json``. The folder is
 assembled under ``export/NAME.partial`` and renamed when complete.
 
@@ -101,8 +103,10 @@ def model_metadata(run, engine: str) -> dict[str, object]:
 
 def export_run(
     run_path: Path | str, *, out_root: Path | str = "export", engine: str = "auto", name: str | None = None,
-    force: bool = True,
+    force: bool = True, text: bool = True, quantize: str | None = None, ort: bool = False,
 ) -> ExportResult:
+    """Export a run; ``text``/``quantize``/``ort`` add the deployment variants
+    (:mod:`pipeline.export.deploy`) before the folder is moved into place."""
     from pipeline.train.rundir import load_run
 
     run = load_run(run_path)
@@ -140,5 +144,10 @@ def export_run(
         "data": {k: run.config.get(k) for k in ("data", "data_format", "column", "test")},
         "tokenizer": tokenizer_settings(run.vocab),
     })
+    from pipeline.export.deploy import add_deploy_artifacts
+    from pipeline.export.modelcard import write_model_card
+
+    add_deploy_artifacts(staging, text=text, quantize=quantize, ort=ort)
+    write_model_card(staging)
     replace_dir(staging, final)
     return ExportResult(final, chosen, note)

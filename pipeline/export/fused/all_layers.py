@@ -1,0 +1,8 @@
+"""Imports every converter module so their ``@converts`` decorators register.
+
+A new converter module is added here, once.
+"""
+
+from pipeline.export.fused import (  # noqa: F401
+    bidirectional, dense, dropout, embedding, gru, keras_ops, lstm, merge, recurrent, simplernn,
+)

@@ -1,0 +1,285 @@
+"""Keras recurrent layers as ONNX ``RNN``/``GRU``/``LSTM`` ops.
+
+Each cell family (``simplernn.py``, ``lstm.py``, ``gru.py``) registers one
+function that turns a Keras cell into :class:`CellWeights` (ONNX weight layout,
+activations, attributes). This module does the rest for every family:
+
+* one ONNX op per layer, ``sequence_lens`` from the mask (right padding);
+* two directions of a ``Bidirectional`` as one ``direction="bidirectional"`` op when
+  both halves have the same op and settings (one op reads the input once and
+  ONNX Runtime runs both directions in one kernel call), otherwise one op each;
+* Keras semantics on top: ``go_backwards`` returns the sequence in reversed time
+  order (ONNX ``reverse`` keeps original positions, so the result is flipped),
+  ``return_sequences=False`` is the final state ``Y_h`` (forward: the state at the
+  last real token; backward: the state after reading the row from its end), and a
+  row of length 0 gets Keras's initial zero state.
+
+Example (a plain LSTM layer)::
+
+    out = run(ctx, x, mask, [Direction(cell_weights(layer), reverse=False)], hint="lstm")
+    y = out.sequence(0)        # [time, batch, hidden], time-major
+    h = out.state(0, 0)        # [batch, hidden]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from pipeline.export.fused.activations import (
+    RecurrentActivation, activation_problem, keras_name, recurrent_activation, recurrent_attributes,
+)
+from pipeline.export.fused.context import Context
+from pipeline.export.fused.registry import converts
+from pipeline.export.fused.values import Value
+
+
+@dataclass(frozen=True)
+class CellWeights:
+    """One direction of a recurrent layer in ONNX layout (``G`` gates)."""
+
+    op_type: str                                   # "RNN" | "GRU" | "LSTM"
+    hidden: int
+    W: np.ndarray                                  # [G*hidden, input]
+    R: np.ndarray                                  # [G*hidden, hidden]
+    B: np.ndarray                                  # [2*G*hidden]: input bias, recurrent bias
+    activations: tuple[RecurrentActivation, ...]
+    attrs: tuple[tuple[str, object], ...] = ()     # e.g. (("linear_before_reset", 1),)
+    states: int = 1                                # Keras states per direction (LSTM: h, c)
+    activation: str = "tanh"                       # Keras name of the main activation
+
+    def fuses_with(self, other: "CellWeights") -> bool:
+        return (self.op_type, self.hidden, self.attrs, self.W.shape[1]) == (
+            other.op_type, other.hidden, other.attrs, other.W.shape[1])
+
+
+@dataclass(frozen=True)
+class CellMapper:
+    fn: Callable[[object], CellWeights]
+    activation_attrs: tuple[str, ...]
+
+
+CELLS: dict[type, CellMapper] = {}
+
+
+def maps_cell(cell_type: type, *, activations: tuple[str, ...]):
+    """Register ``fn(cell) -> CellWeights`` for a Keras cell class.
+
+    ``activations`` names the cell attributes holding activation functions, so
+    unsupported ones are found before conversion starts.
+    """
+
+    def register(fn):
+        CELLS[cell_type] = CellMapper(fn, activations)
+        return fn
+
+    return register
+
+
+def recurrent_activations(cell, attrs: tuple[str, ...]) -> tuple[RecurrentActivation, ...]:
+    out = []
+    for attr in attrs:
+        act = recurrent_activation(keras_name(getattr(cell, attr)))
+        if act is None:  # rnn_problem() reports it first; this guards direct calls
+            raise ValueError(f"{attr} of {cell.name} has no ONNX recurrent equivalent")
+        out.append(act)
+    return tuple(out)
+
+
+def cell_weights(layer) -> CellWeights:
+    mapper = CELLS[type(layer.cell)]
+    return mapper.fn(layer.cell)
+
+
+def rnn_problem(layer) -> str | None:
+    """Why the recurrent ``layer`` cannot be exported, or ``None``."""
+    mapper = CELLS.get(type(getattr(layer, "cell", None)))
+    if mapper is None:
+        return f"cell {type(getattr(layer, 'cell', None)).__name__} has no converter"
+    if getattr(layer, "stateful", False):
+        return "stateful=True carries state between calls; rebuild the layer with stateful=False to export it"
+    for attr in mapper.activation_attrs:
+        why = activation_problem(getattr(layer.cell, attr), recurrent=True)
+        if why:
+            return f"{attr}: {why}"
+    return None
+
+
+# -- emission ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Direction:
+    cell: CellWeights
+    reverse: bool
+
+
+@dataclass
+class OpOutputs:
+    """Outputs of one emitted op (or an If/Scan standing in for it), in ONNX layout."""
+
+    Y: str            # [T, D, B, H]
+    states: list[str]  # Y_h (and Y_c): [D, B, H]
+    size: int
+
+
+@dataclass
+class RecurrentOut:
+    """Outputs of :func:`run`, read per direction or merged."""
+
+    ctx: Context
+    groups: list[OpOutputs]
+    where: list[tuple[int, int]] = field(default_factory=list)  # direction -> (group, index in group)
+
+    def _pick(self, tensor: str, size: int, index: int, axis: int, hint: str) -> str:
+        g = self.ctx.g
+        if size == 1:
+            return g.op("Squeeze", [tensor, g.ints([axis])], hint=hint)
+        return g.op("Gather", [tensor, g.const(np.array(index, np.int64), f"idx{index}")], axis=axis, hint=hint)
+
+    def sequence(self, d: int) -> str:
+        """``[T, B, H]`` outputs of direction ``d`` at their original positions (0 past the length)."""
+        gi, i = self.where[d]
+        grp = self.groups[gi]
+        return self.ctx._cached(("seq", grp.Y, i), lambda: self._pick(grp.Y, grp.size, i, 1, "rnn_y"))
+
+    def state(self, d: int, k: int) -> str:
+        """``[B, H]`` final state ``k`` (0 = h, 1 = c) of direction ``d``."""
+        gi, i = self.where[d]
+        grp = self.groups[gi]
+        return self.ctx._cached(("state", grp.states[k], i),
+                                lambda: self._pick(grp.states[k], grp.size, i, 0, "rnn_h" if k == 0 else "rnn_c"))
+
+    def single_group(self) -> OpOutputs | None:
+        if len(self.groups) == 1 and self.where == [(0, 0), (0, 1)]:
+            return self.groups[0]
+        return None
+
+    def concat_sequences(self) -> str:
+        """``[T, B, 2H]``: forward then backward, as Keras ``concat`` merges them."""
+        g = self.ctx.g
+        grp = self.single_group()
+        if grp is not None:
+            t = g.op("Transpose", [grp.Y], perm=[0, 2, 1, 3], hint="rnn_y_tbdh")
+            return g.op("Reshape", [t, g.ints([0, 0, -1])], hint="rnn_y_cat")
+        return g.op("Concat", [self.sequence(0), self.sequence(1)], axis=-1, hint="rnn_y_cat")
+
+    def concat_states(self, k: int = 0) -> str:
+        g = self.ctx.g
+        grp = self.single_group()
+        if grp is not None:
+            t = g.op("Transpose", [grp.states[k]], perm=[1, 0, 2], hint="rnn_h_bdh")
+            return g.op("Reshape", [t, g.ints([0, -1])], hint="rnn_h_cat")
+        return g.op("Concat", [self.state(0, k), self.state(1, k)], axis=-1, hint="rnn_h_cat")
+
+
+def run(ctx: Context, x: Value, mask: Value | None, directions: list[Direction], *, hint: str) -> RecurrentOut:
+    """Emit the recurrent op(s) for ``directions`` over the time-major input ``x``."""
+    from pipeline.export.fused.scan_rnn import emit_simple_rnn
+
+    x = ctx.time_major(x)
+    out = RecurrentOut(ctx, [])
+    one_op = len(directions) == 2 and not directions[0].reverse and directions[1].reverse and \
+        directions[0].cell.fuses_with(directions[1].cell)
+    for together in ([directions] if one_op else [[d] for d in directions]):
+        simple = together[0].cell.op_type == "RNN"
+        if simple and ctx.options.simplernn != "rnn":
+            grp = emit_simple_rnn(ctx, x, mask, together, hint=hint)
+        else:
+            grp = emit_op(ctx, ctx.g, x, mask, together, hint=hint)
+        if mask is not None and simple:
+            # rows of length 0 ran one step (Context.op_lengths): back to Keras's zero state
+            keep = ctx.nonempty(mask)
+            grp.states = [ctx.g.op("Mul", [s, keep], hint=f"{hint}_state") for s in grp.states]
+        out.where += [(len(out.groups), i) for i in range(len(together))]
+        out.groups.append(grp)
+    return out
+
+
+def op_inputs(ctx: Context, directions: list[Direction], hint: str) -> tuple[list[str], dict]:
+    """Initializer names (W, R, B) and attributes for one ONNX recurrent op."""
+    g = ctx.g
+    cells = [d.cell for d in directions]
+    W = g.const(np.stack([c.W for c in cells]), f"{hint}_W")
+    R = g.const(np.stack([c.R for c in cells]), f"{hint}_R")
+    B = g.const(np.stack([c.B for c in cells]), f"{hint}_B")
+    if len(directions) == 2:
+        direction = "bidirectional"
+    else:
+        direction = "reverse" if directions[0].reverse else "forward"
+    attrs = dict(cells[0].attrs)
+    attrs.update(recurrent_attributes([a for c in cells for a in c.activations]))
+    attrs.update(hidden_size=cells[0].hidden, direction=direction)
+    return [W, R, B], attrs
+
+
+def emit_op(ctx: Context, g, x: Value, mask: Value | None, directions: list[Direction], *, hint: str,
+            outputs: list[str] | None = None) -> OpOutputs:
+    """One ONNX RNN/GRU/LSTM op for ``directions`` (1, or 2 = bidirectional) into builder ``g``."""
+    cell = directions[0].cell
+    (W, R, B), attrs = op_inputs(ctx, directions, hint)
+    lens = ""
+    if mask is not None:  # GRU/LSTM kernels handle length 0 (zero outputs and states); RNN's does not
+        lens = ctx.op_lengths(mask) if cell.op_type == "RNN" else ctx.lengths(mask)
+    inputs = [x.name, W, R, B, lens]
+    n_out = 1 + cell.states
+    if outputs is None:
+        names = g.op(cell.op_type, inputs, hint=hint, outputs=n_out, **attrs)
+    else:
+        g.op_into(cell.op_type, inputs, outputs, **attrs)
+        names = outputs
+    return OpOutputs(names[0], list(names[1:]), len(directions))
+
+
+# -- Keras semantics ------------------------------------------------------------------
+
+def reverse_time(ctx: Context, name: str) -> str:
+    """Flip a time-major tensor along time (what Keras ``go_backwards`` returns)."""
+    g = ctx.g
+    return g.op("Slice", [name, g.ints([-1]), g.ints([np.iinfo(np.int64).min]), g.ints([0]), g.ints([-1])],
+                hint="reversed")
+
+
+def keras_outputs(ctx: Context, layer, out: RecurrentOut, d: int, *, flip: bool = False) -> list[Value]:
+    """``[output, *states]`` of the Keras recurrent ``layer`` that ran as direction ``d``.
+
+    ``flip`` flips a returned sequence once more (``Bidirectional`` does that to its
+    backward half).
+    """
+    if layer.return_sequences:
+        y = out.sequence(d)
+        if layer.go_backwards != flip:
+            y = reverse_time(ctx, y)
+        first = Value(y, rank=3, time_major=True)
+    else:
+        first = Value(out.state(d, 0), rank=2)
+    states = [Value(out.state(d, k), rank=2) for k in range(len(out.groups[out.where[d][0]].states))]
+    return [first, *states]
+
+
+def input_and_mask(ctx: Context, layer, args, kwargs) -> tuple[Value, Value | None]:
+    """The sequence and mask a recurrent layer was called with (no initial states, no constants)."""
+    extra = [a for a in args[1:] if isinstance(a, Value)]
+    if extra or kwargs.get("initial_state") is not None:
+        raise ctx.fail(layer, "initial_state inputs are not supported; the fused exporter starts from zero states")
+    if kwargs.get("constants") is not None:
+        raise ctx.fail(layer, "constants inputs are not supported")
+    mask = kwargs.get("mask")
+    if isinstance(mask, (list, tuple)):
+        mask = mask[0]
+    return args[0], mask if isinstance(mask, Value) else None
+
+
+def _rnn_layer_types():
+    import keras
+
+    return keras.layers.RNN, keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU
+
+
+@converts(*_rnn_layer_types(), check=rnn_problem)
+def recurrent_layer(ctx: Context, layer, args, kwargs):
+    x, mask = input_and_mask(ctx, layer, args, kwargs)
+    out = run(ctx, x, mask, [Direction(cell_weights(layer), layer.go_backwards)], hint=layer.name)
+    outputs = keras_outputs(ctx, layer, out, 0)
+    return outputs if layer.return_state else outputs[0]

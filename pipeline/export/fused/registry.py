@@ -1,0 +1,91 @@
+"""Which function converts which Keras layer (or graph operation).
+
+A converter is registered for one or more exact types; adding a layer to the
+fused exporter means writing one function::
+
+    @converts(keras.layers.Dropout)
+    def dropout(ctx, layer, args, kwargs):
+        return args[0]          # an inference no-op: the input Value flows on
+
+A converter receives the conversion context, the Keras layer, and the call's
+positional and keyword arguments with every Keras tensor replaced by its
+:class:`~pipeline.export.fused.values.Value`; it returns a Value or a list of
+Values (one per output tensor of the call).
+
+``check(layer)`` (optional) returns a reason the layer cannot be converted (an
+activation without an ONNX equivalent, a stateful RNN), or ``None``.
+``per_step=True`` marks converters that act on each time step on its own, which
+``TimeDistributed`` may wrap.
+
+Lookup is by exact type: a user subclass of ``LSTM`` with its own ``call`` is
+not silently treated as an ``LSTM``.
+
+>>> import keras
+>>> find(keras.layers.Dense(2)).per_step
+True
+>>> find(keras.layers.Conv1D(2, 3)) is None
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+Check = Callable[[object], Optional[str]]
+
+
+@dataclass(frozen=True)
+class Converter:
+    fn: Callable
+    check: Check | None = None
+    per_step: bool = False
+
+
+CONVERTERS: dict[type, Converter] = {}
+
+
+def converts(*types: type | None, check: Check | None = None, per_step: bool = False):
+    """Register the decorated function as the converter for ``types``.
+
+    ``None`` entries are skipped, so optional classes (absent in some Keras
+    versions) can be listed as ``getattr(module, "Name", None)``.
+    """
+
+    def register(fn):
+        for t in types:
+            if t is None:
+                continue
+            if t in CONVERTERS:
+                raise RuntimeError(f"{t.__name__} already has a converter: {CONVERTERS[t].fn.__qualname__}")
+            CONVERTERS[t] = Converter(fn, check, per_step)
+        return fn
+
+    return register
+
+
+def find(layer) -> Converter | None:
+    _load_converters()
+    return CONVERTERS.get(type(layer))
+
+
+def describe(layer) -> str:
+    """``"name (Type)"``, the form errors and :func:`unsupported_reason` use."""
+    return f"{getattr(layer, 'name', '?')} ({type(layer).__name__})"
+
+
+def unsupported_reason(layer) -> str | None:
+    """``None`` when ``layer`` converts; otherwise ``"name (Type)"`` or ``"name (Type: reason)"``."""
+    conv = find(layer)
+    if conv is None:
+        return describe(layer)
+    if conv.check is not None:
+        why = conv.check(layer)
+        if why:
+            return f"{getattr(layer, 'name', '?')} ({type(layer).__name__}: {why})"
+    return None
+
+
+def _load_converters() -> None:
+    """Import the modules whose decorators fill :data:`CONVERTERS` (once)."""
+    from pipeline.export.fused import all_layers  # noqa: F401  (importing registers)

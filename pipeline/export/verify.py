@@ -1,0 +1,74 @@
+"""The two steps after export, shared by ``rnnx check``/``rnnx bench`` and the demo.
+
+:func:`check_all` proves every model file in an export folder (``model.onnx``
+against Keras, text and int8 variants against ``model.onnx``);
+:func:`bench_all` times them. Both refresh the model card.
+
+Example::
+
+    reports = check_all("export/pos")      # raises ParityError listing every failure
+    print(format_checks(reports))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.errors import ParityError
+
+
+def check_all(folder: Path | str, *, run_path=None, limit: int | None = None, tol=None,
+              model_file: str = "model.onnx") -> dict:
+    from pipeline.export.deploy import check_deploy_artifacts
+    from pipeline.export.modelcard import write_model_card
+    from pipeline.export.parity import Tolerance, check_export
+
+    try:
+        reports = {model_file: check_export(folder, model_file=model_file, tol=tol or Tolerance(), limit=limit,
+                                            run_path=run_path)}
+        if model_file == "model.onnx":
+            reports.update(check_deploy_artifacts(folder, run_path=run_path, limit=limit))
+        return reports
+    finally:
+        write_model_card(folder)
+
+
+def bench_all(folder: Path | str, *, run_path=None, budget_s: float = 0.5, keras: bool = True,
+              model_file: str = "model.onnx") -> dict:
+    from pipeline.export.bench import bench_export
+    from pipeline.export.deploy import bench_deploy_artifacts
+    from pipeline.export.modelcard import write_model_card
+
+    reports = {model_file: bench_export(folder, model_file=model_file, budget_s=budget_s, run_path=run_path,
+                                        keras=keras)}
+    reports.update(bench_deploy_artifacts(folder, run_path=run_path, budget_s=budget_s))
+    write_model_card(folder)
+    return reports
+
+
+def format_checks(reports: dict) -> str:
+    lines = []
+    for name, r in reports.items():
+        if "random" in r:  # an id model against Keras
+            h, rnd = r["heldout"], r["random"]
+            lines += [
+                f"{name}: parity PASSED (engine {r['engine']}, atol {r['tolerance']['atol']:g})",
+                f"  held-out {h['split']}: {h['sequences']:,} sequences, {h['positions']:,} positions, "
+                f"max |diff| {h['max_abs_diff']:.2e}, label agreement {h['label_agreement'] * 100:.3f}%",
+                f"  accuracy keras {h['accuracy']['keras']:.4f}  onnxruntime {h['accuracy']['onnxruntime']:.4f}",
+                f"  random: {rnd['batches']} batches, {rnd['positions']:,} positions, "
+                f"max |diff| {rnd['max_abs_diff']:.2e}",
+            ]
+        elif "accuracy_drop_points" in r:  # int8 against float32
+            acc = r["accuracy"]
+            lines.append(f"{name}: PASSED, accuracy {acc['float32']:.4f} (float32) -> {acc['int8']:.4f} (int8), "
+                         f"drop {r['accuracy_drop_points']:.2f} points (max {r['max_drop_points']}), "
+                         f"label agreement {r['label_agreement'] * 100:.2f}%")
+        else:  # a text model against its id model
+            h = r["heldout"]
+            lines.append(f"{name}: PASSED against {r.get('reference')}, {h['positions']:,} positions, "
+                         f"{h['label_mismatches']} label mismatches, max |diff| {h['max_abs_diff']:.1e}")
+    return "\n".join(lines)
+
+
+__all__ = ["ParityError", "bench_all", "check_all", "format_checks"]
