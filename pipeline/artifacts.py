@@ -63,6 +63,30 @@ def read_json(path: Path | str):
         raise RnnxError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg}); re-create the artifact") from None
 
 
+def update_json(path: Path | str, key: str, value) -> None:
+    """Set ``key`` in the JSON object at ``path`` (created if missing), atomically.
+
+    Reports of several model files share one file (``parity.json``, ``bench.json``).
+    """
+    path = Path(path)
+    data = read_json(path) if path.exists() else {}
+    data[key] = value
+    write_json(path, data)
+
+
+def package_versions(names) -> dict[str, str]:
+    """Installed versions of the named distributions (missing ones left out)."""
+    import importlib.metadata as md
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
 def replace_dir(staging: Path, target: Path) -> None:
     """Move a finished ``staging`` folder to ``target``, replacing an old one.
 

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.artifacts import read_json, write_json
+from pipeline.artifacts import package_versions, read_json, update_json
 from pipeline.runtime.batches import pad_batch
 
 BATCH_SIZES = (1, 8, 32)
@@ -109,15 +109,12 @@ def bench_export(folder: Path | str, *, model_file: str = "model.onnx", budget_s
         "engine": info.get("engine"),
         "task": info["task"],
         "cpu_count": os.cpu_count(),
-        "versions": _versions(),
+        "versions": package_versions(("onnxruntime", "tensorflow", "keras")),
         "rows": rows,
         "speedup_ort1t_vs_tf_function_p50": _speedups(rows, "ort-1t", "keras-tf.function"),
     }
     if write:
-        out = folder / "bench.json"
-        existing = read_json(out) if out.exists() else {}
-        existing[model_file] = report
-        write_json(out, existing)
+        update_json(folder / "bench.json", model_file, report)
     return report
 
 
@@ -126,18 +123,6 @@ def _speedups(rows: list[dict], fast: str, slow: str) -> dict[str, float]:
     for row in rows:
         if fast in row and slow in row:
             out[f"b{row['batch']}-{row['length']}"] = row[slow]["p50_ms"] / row[fast]["p50_ms"]
-    return out
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {}
-    for pkg in ("onnxruntime", "tensorflow", "keras"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
     return out
 
 

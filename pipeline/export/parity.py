@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.artifacts import read_json, write_json
+from pipeline.artifacts import read_json, update_json
 from pipeline.errors import ParityError, RnnxError
 from pipeline.runtime.batches import pad_batch, run_batched
 
@@ -172,10 +172,7 @@ def check_export(
         "failures": failures,
     }
     if write:
-        out = folder / "parity.json"
-        existing = read_json(out) if out.exists() else {}
-        existing[model_file] = report
-        write_json(out, existing)
+        update_json(folder / "parity.json", model_file, report)
     if failures:
         raise ParityError(f"{folder / model_file} fails parity:\n  " + "\n  ".join(failures))
     return report

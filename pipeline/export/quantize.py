@@ -202,7 +202,7 @@ def check_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
 
     Writes ``parity.json[int8_file]``; raises :class:`~pipeline.errors.ParityError` on failure.
     """
-    from pipeline.artifacts import read_json, write_json
+    from pipeline.artifacts import read_json, update_json
     from pipeline.export.parity import heldout_split
     from pipeline.export.parity_keras import find_run
     from pipeline.runtime.batches import run_batched
@@ -242,10 +242,7 @@ def check_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
         "passed": not failures, "failures": failures,
     }
     if write:
-        path = folder / "parity.json"
-        existing = read_json(path) if path.exists() else {}
-        existing[int8_file] = report
-        write_json(path, existing)
+        update_json(folder / "parity.json", int8_file, report)
     if failures:
         raise ParityError(f"{folder / int8_file}: " + "; ".join(failures))
     return report
@@ -259,7 +256,7 @@ def bench_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
     with one entry per runner), so :func:`~pipeline.export.bench.format_bench` prints it;
     it is stored as ``bench.json[int8_file]``.
     """
-    from pipeline.artifacts import read_json, write_json
+    from pipeline.artifacts import read_json, update_json
     from pipeline.export.bench import latency_stats, pick_batch, time_calls
     from pipeline.export.parity import heldout_split
     from pipeline.export.parity_keras import find_run
@@ -292,8 +289,5 @@ def bench_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
         "size_ratio": sizes[int8_file] / sizes[float_file],
     }
     if write:
-        path = folder / "bench.json"
-        existing = read_json(path) if path.exists() else {}
-        existing[int8_file] = report
-        write_json(path, existing)
+        update_json(folder / "bench.json", int8_file, report)
     return report

@@ -256,6 +256,7 @@ def build_text_model(id_model, vocab: Vocabulary, labels: list[str], task: str, 
             raise ExportError(f"cannot convert the id model to opset {opset} for the raw-text model: {exc}") from None
     body = onnx.compose.add_prefix_graph(inner.graph, PREFIX)
     _prefix_dim_params(body, PREFIX)
+    _prefix_outer_references(body, PREFIX)
 
     g = _Graph()
     if raw_text:
@@ -329,6 +330,37 @@ def build_text_model(id_model, vocab: Vocabulary, labels: list[str], task: str, 
     except Exception as exc:
         raise ExportError(f"the text model fails the ONNX checker: {exc}") from None
     return model
+
+
+def _subgraphs(graph):
+    import onnx
+
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield attr.g
+            yield from attr.graphs
+
+
+def _prefix_outer_references(graph, prefix: str, outer: set | None = None) -> None:
+    """Rename subgraph inputs that refer to the enclosing graph's (now prefixed) tensors.
+
+    ``onnx.compose.add_prefix_graph`` renames what a subgraph defines but not the
+    outer-scope names its nodes read (a fused SimpleRNN's ``If``/``Scan`` branches
+    read the weights of the main graph).
+    """
+    names = set(outer or ()) | {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    names |= {o for n in graph.node for o in n.output}
+    for sub in _subgraphs(graph):
+        local = {i.name for i in sub.input} | {t.name for t in sub.initializer} | {o for n in sub.node for o in n.output}
+        for node in sub.node:
+            for i, name in enumerate(node.input):
+                if name and name not in local and name not in names and prefix + name in names:
+                    node.input[i] = prefix + name
+        for out in sub.output:
+            if out.name not in local and out.name not in names and prefix + out.name in names:
+                out.name = prefix + out.name
+        _prefix_outer_references(sub, prefix, names)
 
 
 def _prefix_dim_params(graph, prefix: str) -> None:
@@ -482,7 +514,7 @@ def check_text_model(folder: Path | str, *, text_file: str = "model.text.onnx", 
 
         check_text_model("export/pos")["model.text.onnx"]["heldout"]["label_mismatches"]   # 0
     """
-    from pipeline.artifacts import read_json, write_json
+    from pipeline.artifacts import read_json, update_json
     from pipeline.errors import ParityError
     from pipeline.export.parity import heldout_split
     from pipeline.export.parity_keras import find_run
@@ -549,10 +581,8 @@ def check_text_model(folder: Path | str, *, text_file: str = "model.text.onnx", 
         rep["passed"] = not failures
         rep["failures"] = failures
     if write:
-        out = folder / "parity.json"
-        existing = read_json(out) if out.exists() else {}
-        existing.update(reports)
-        write_json(out, existing)
+        for name, rep in reports.items():
+            update_json(folder / "parity.json", name, rep)
     if failures:
         raise ParityError(f"{folder / text_file} does not answer like {id_file}:\n  " + "\n  ".join(failures))
     return reports

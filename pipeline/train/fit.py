@@ -258,12 +258,7 @@ def _known_labels_only(split: Split, labels: Labels) -> Split:
 
 
 def _versions(keras) -> dict[str, str]:
-    import importlib.metadata as md
+    from pipeline.artifacts import package_versions
 
-    out = {"keras": keras.__version__, "backend": keras.backend.backend()}
-    for pkg in ("tensorflow", "numpy", "rnnx"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
+    return {"keras": keras.__version__, "backend": keras.backend.backend(),
+            **package_versions(("tensorflow", "numpy", "rnnx"))}
