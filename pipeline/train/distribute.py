@@ -1,14 +1,20 @@
 """Training on several devices and machines with TensorFlow's ``tf.distribute``.
 
 =================  ========================================================
-``default``        one device: the GPU when there is one, else the CPU
+``default``        one device: the GPU when there is one, else the CPU;
+                   ``model.fit``
 ``mirrored``       ``MirroredStrategy``: synchronous data parallelism over the
                    local GPUs (or ``--logical-cpus N`` CPU devices, for trying it
-                   without GPUs)
+                   without GPUs); ``model.fit``
 ``multiworker``    ``MultiWorkerMirroredStrategy`` across machines named by
-                   ``TF_CONFIG``: refused for now, with the reason. Keras 3's
-                   ``model.fit`` fails under it (keras-team/keras#20585: the
-                   first-batch build and the per-step log reduction both break)
+                   ``TF_CONFIG``; rnnx's own synchronous training loop
+                   (:mod:`pipeline.train.loop`), because Keras 3's ``model.fit``
+                   fails under it (keras-team/keras#20585: the first-batch build
+                   and the per-step log reduction both break). Start the same
+                   command on every machine, each with its own ``TF_CONFIG``;
+                   the chief (``chief`` task, else worker 0) writes
+                   ``saved_models/NAME``, the others a temporary folder that is
+                   removed when they exit
 =================  ========================================================
 
 ``--batch-size`` is the *global* batch: each step splits it across all replicas.
@@ -18,6 +24,8 @@ if the first epochs diverge.
 
 >>> sorted(STRATEGIES)
 ['default', 'mirrored', 'multiworker']
+>>> cluster_role('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}')
+ClusterRole(task='worker', index=1, workers=2, chief=False)
 """
 
 from __future__ import annotations
@@ -28,6 +36,54 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pipeline.errors import ConfigError
+
+TF_CONFIG_EXAMPLE = ('\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                     '"task": {"type": "worker", "index": 0}}\'')
+
+
+@dataclass(frozen=True)
+class ClusterRole:
+    """This process's place in a multi-worker cluster (from ``TF_CONFIG``)."""
+
+    task: str  # "chief" or "worker"
+    index: int
+    workers: int  # processes in the cluster, chief included
+    chief: bool  # the one that writes saved_models/NAME
+
+
+def cluster_role(tf_config: str | None) -> ClusterRole:
+    """Validate ``TF_CONFIG`` and say which task this process is.
+
+    The chief is the ``chief`` task when the cluster names one, else worker 0.
+
+    >>> cluster_role('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}')
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.ConfigError: TF_CONFIG: task index 3 is out of range: the cluster lists 1 worker task(s)
+    """
+    if tf_config is None:
+        raise ConfigError(f"--strategy multiworker needs TF_CONFIG, e.g. {TF_CONFIG_EXAMPLE}")
+    try:
+        config = json.loads(tf_config)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"TF_CONFIG is not valid JSON ({exc.msg} at position {exc.pos})") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    task = config.get("task") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or not isinstance(task, dict):
+        raise ConfigError(f"TF_CONFIG needs a \"cluster\" and a \"task\" object, e.g. {TF_CONFIG_EXAMPLE}")
+    jobs = {name: cluster.get(name) or [] for name in ("chief", "worker")}
+    if not all(isinstance(v, list) and all(isinstance(a, str) for a in v) for v in jobs.values()):
+        raise ConfigError('TF_CONFIG: "cluster" lists must hold "host:port" strings')
+    if not jobs["worker"] and not jobs["chief"]:
+        raise ConfigError(f"TF_CONFIG: the cluster names no \"worker\" (or \"chief\") addresses, e.g. {TF_CONFIG_EXAMPLE}")
+    kind, index = task.get("type"), task.get("index")
+    if kind not in ("chief", "worker"):
+        raise ConfigError(f"TF_CONFIG: task type must be \"worker\" or \"chief\", got {kind!r}")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(jobs[kind]):
+        raise ConfigError(f"TF_CONFIG: task index {index} is out of range: the cluster lists "
+                          f"{len(jobs[kind])} {kind} task(s)")
+    chief = kind == "chief" if jobs["chief"] else index == 0
+    return ClusterRole(kind, index, len(jobs["chief"]) + len(jobs["worker"]), chief)
 
 
 def _default(logical_cpus: int | None):
@@ -47,19 +103,14 @@ def _mirrored(logical_cpus: int | None):
 
 
 def _multiworker(logical_cpus: int | None):
-    if "TF_CONFIG" not in os.environ:
-        raise ConfigError(
-            "--strategy multiworker needs TF_CONFIG, e.g. "
-            '\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}\''
-        )
+    cluster_role(os.environ.get("TF_CONFIG"))  # a clear error before TensorFlow tries to connect
+    import tensorflow as tf
+
     try:
-        json.loads(os.environ["TF_CONFIG"])
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"TF_CONFIG is not valid JSON ({exc.msg} at position {exc.pos})") from None
-    raise ConfigError(
-        "--strategy multiworker: Keras 3 model.fit cannot train under MultiWorkerMirroredStrategy "
-        "(keras-team/keras#20585, still open in Keras 3.15); train on one machine with --strategy mirrored"
-    )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as exc:  # e.g. the eager context started before the strategy
+        raise ConfigError(f"--strategy multiworker could not start: {exc}; create the strategy before "
+                          "running any TensorFlow op (rnnx does, unless it is imported into a running program)") from None
 
 
 STRATEGIES: dict[str, Callable] = {"default": _default, "mirrored": _mirrored, "multiworker": _multiworker}
@@ -70,6 +121,8 @@ class Distribution:
     name: str
     strategy: object
     replicas: int
+    chief: bool = True  # False on the other workers of a multi-worker cluster: they keep nothing
+    workers: int = 1
 
 
 def split_cpu(n: int) -> None:
@@ -91,4 +144,8 @@ def make_distribution(name: str = "default", logical_cpus: int | None = None) ->
             raise ConfigError(f"--logical-cpus must be >= 1, got {logical_cpus}")
         split_cpu(logical_cpus)
     strategy = STRATEGIES[name](logical_cpus)
-    return Distribution(name, strategy, int(strategy.num_replicas_in_sync))
+    replicas = int(strategy.num_replicas_in_sync)
+    if name != "multiworker":
+        return Distribution(name, strategy, replicas)
+    role = cluster_role(os.environ.get("TF_CONFIG"))
+    return Distribution(name, strategy, replicas, chief=role.chief, workers=role.workers)

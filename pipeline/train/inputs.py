@@ -35,43 +35,109 @@ def encode_targets(split: Split, labels: Labels) -> list:
     return [np.int32(i) for i in labels.encode(split.labels)]
 
 
-def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int, *, shuffle: bool, seed: int,
-                 bucketing: bool = True):
-    """A ``tf.data`` pipeline of length-bucketed, right-padded batches.
+@dataclass
+class BatchPlan:
+    """Which sequences go into which batch, epoch by epoch (numpy only).
 
-    Returns the dataset and the number of batches per epoch. With ``shuffle`` the
-    batches are re-bucketed with a new seed every epoch and the dataset repeats.
-    Without ``bucketing`` the batches are random (each padded to its longest row).
+    With ``shuffle`` every epoch is re-bucketed with a new seed; without
+    ``bucketing`` the batches are random (each padded to its longest row).
     """
+
+    ids: list
+    targets: list
+    task: str
+    batch_size: int
+    shuffle: bool
+    seed: int
+    bucketing: bool = True
+
+    def __post_init__(self) -> None:
+        from pipeline.data.batching import bucket_batches
+
+        self.lengths = [len(s) for s in self.ids]
+        self.num_batches = len(bucket_batches(self.lengths, self.batch_size, shuffle=False))
+
+    def order(self, epoch: int) -> list[np.ndarray]:
+        from pipeline.data.batching import bucket_batches
+
+        if self.bucketing:
+            return bucket_batches(self.lengths, self.batch_size, shuffle=self.shuffle, seed=self.seed + epoch)
+        perm = np.random.default_rng(self.seed + epoch).permutation(len(self.lengths))
+        return [perm[i : i + self.batch_size] for i in range(0, len(perm), self.batch_size)]
+
+    def batch(self, idx) -> tuple[np.ndarray, np.ndarray]:
+        from pipeline.data.batching import batch_padded
+
+        return batch_padded(self.ids, self.targets, idx, task=self.task)
+
+
+def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int, *, shuffle: bool, seed: int,
+                 bucketing: bool = True, pipeline: str = "auto"):
+    """Length-bucketed, right-padded batches and the number of batches per epoch.
+
+    ``pipeline="auto"`` gives a ``tf.data`` dataset under the TensorFlow backend
+    (needed by ``tf.distribute``) and a ``keras.utils.PyDataset`` under JAX or
+    PyTorch, so training works where TensorFlow is not installed.
+    """
+    from pipeline.keras_env import import_keras
+
+    plan = BatchPlan(ids, targets, task, batch_size, shuffle, seed, bucketing)
+    if pipeline == "auto":
+        pipeline = "tf.data" if import_keras().backend.backend() == "tensorflow" else "pydataset"
+    if pipeline not in PIPELINES:
+        raise ConfigError(f"pipeline must be auto or one of {', '.join(PIPELINES)}, got {pipeline!r}")
+    return PIPELINES[pipeline](plan), plan.num_batches
+
+
+def _tf_data(plan: BatchPlan):
     import tensorflow as tf
 
-    from pipeline.data.batching import batch_padded, bucket_batches
-
-    lengths = [len(s) for s in ids]
-    num_batches = len(bucket_batches(lengths, batch_size, shuffle=False))
     epoch = [0]
 
     def batches():
-        if bucketing:
-            order = bucket_batches(lengths, batch_size, shuffle=shuffle, seed=seed + epoch[0])
-        else:
-            perm = np.random.default_rng(seed + epoch[0]).permutation(len(lengths))
-            order = [perm[i : i + batch_size] for i in range(0, len(perm), batch_size)]
+        order = plan.order(epoch[0])
         epoch[0] += 1
         for idx in order:
-            yield batch_padded(ids, targets, idx, task=task)
+            yield plan.batch(idx)
 
-    y_shape = (None, None) if task == "tagging" else (None,)
+    y_shape = (None, None) if plan.task == "tagging" else (None,)
     ds = tf.data.Dataset.from_generator(
         batches,
         output_signature=(tf.TensorSpec((None, None), tf.int64), tf.TensorSpec(y_shape, tf.int32)),
     )
-    if shuffle:
+    if plan.shuffle:
         ds = ds.repeat()
     else:  # a known length lets Keras show progress and end validation without a warning
-        ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches))
-    return _options(ds.prefetch(2)), num_batches
+        ds = ds.apply(tf.data.experimental.assert_cardinality(plan.num_batches))
+    return _options(ds.prefetch(2))
 
+
+def _py_dataset(plan: BatchPlan):
+    from pipeline.keras_env import import_keras
+
+    keras = import_keras()
+
+    class BucketedBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.batches = plan.order(0)
+
+        def __len__(self):
+            return plan.num_batches
+
+        def __getitem__(self, i):
+            return plan.batch(self.batches[i])
+
+        def on_epoch_end(self):
+            if plan.shuffle:
+                self.epoch += 1
+                self.batches = plan.order(self.epoch)
+
+    return BucketedBatches()
+
+
+PIPELINES = {"tf.data": _tf_data, "pydataset": _py_dataset}
 
 
 def _options(ds):
