@@ -78,6 +78,17 @@ def run_job(job: DemoJob, quick: bool) -> dict:
     print(format_checks(checks))
     parity = checks["model.onnx"]
 
+    node = None
+    from pipeline.export.node_check import check_node_example, node_available
+
+    if node_available():
+        _banner(f"{name}: the JavaScript example (onnxruntime-node) against Python")
+        node = check_node_example(result.folder, limit=100 if quick else 500)
+        print(f"examples/node/tag.js on {node['sequences']} held-out sequences: {node['label_mismatches']} label "
+              f"mismatches, max |diff| {node['max_abs_diff']:.1e} (tolerance {node['atol']:g})")
+    else:
+        print("node/npm not installed: skipping the JavaScript example check")
+
     _banner(f"{name}: bench latency")
     benches = bench_all(result.folder, budget_s=0.2 if quick else 0.5)
     bench = benches["model.onnx"]
@@ -101,6 +112,7 @@ def run_job(job: DemoJob, quick: bool) -> dict:
         "ort_1t_b32_median_ms": _cell(bench, 32, "median", "ort-1t"),
         "int8_test_accuracy": int8.get("accuracy", {}).get("int8"),
         "int8_label_agreement": int8.get("label_agreement"),
+        "node_label_mismatches": node["label_mismatches"] if node else None,
         "text_model_label_mismatches": checks.get("model.text.onnx", {}).get("heldout", {}).get("label_mismatches"),
         "tf_function_b32_median_ms": _cell(bench, 32, "median", "keras-tf.function"),
     }

@@ -7,7 +7,6 @@ onnxruntime-node is skipped because it reaches outside the package registry).
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,21 +23,15 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (nee
 
 @pytest.fixture(scope="module")
 def node_example():
-    if not (EXAMPLE / "node_modules" / "onnxruntime-node").is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("node is installed but npm is not: install npm to set up examples/node")
-        result = subprocess.run([npm, "install", "--ignore-scripts", "--no-package-lock", "--no-audit", "--no-fund"],
-                                cwd=EXAMPLE, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"npm install failed in {EXAMPLE}:\n{result.stderr[-2000:]}"
-    return EXAMPLE / "tag.js"
+    from pipeline.export.node_check import install_example
+
+    return install_example()
 
 
 def run_node(script: Path, model: Path, items) -> dict:
-    result = subprocess.run([NODE, str(script), str(model)], input=json.dumps(items), capture_output=True,
-                            text=True, timeout=120, encoding="utf-8")
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout)
+    from pipeline.export import node_check
+
+    return node_check.run_node(model, items, script)
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +89,15 @@ def test_node_rejects_bad_input(node_example, tmp_path):
     result = subprocess.run([NODE, str(script), str(tmp_path / "missing.onnx")], input="[]", capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "usage: node tag.js" in result.stderr
+
+
+@pytest.mark.slow
+def test_check_node_example_records_agreement(text_exports):
+    import json
+
+    from pipeline.export.node_check import check_node_example
+
+    report = check_node_example(text_exports["tagger"], limit=30)
+    assert report["passed"] and report["label_mismatches"] == 0 and report["sequences"] == 30
+    saved = json.loads((text_exports["tagger"] / "parity.json").read_text())["examples/node"]
+    assert saved["max_abs_diff"] == report["max_abs_diff"] <= 1e-6
