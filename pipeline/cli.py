@@ -180,6 +180,10 @@ def cmd_train(args) -> int:
     from pipeline.artifacts import read_json
 
     metrics = read_json(folder / "metrics.json")
+    if metrics.get("worker"):
+        emit(args, f"worker finished {metrics.get('epochs_run', '?')} epochs; the chief writes "
+                   f"{args.root}/{args.name}", metrics)
+        return 0
     emit(args, _metrics_table(folder, metrics), {"run": str(folder), **metrics})
     return 0
 

@@ -86,7 +86,22 @@ def cluster_role(tf_config: str | None) -> ClusterRole:
     return ClusterRole(kind, index, len(jobs["chief"]) + len(jobs["worker"]), chief)
 
 
+class _OneDevice:
+    """No strategy: what Keras under JAX or PyTorch trains with (one device)."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
 def _default(logical_cpus: int | None):
+    from pipeline.keras_env import import_keras
+
+    if import_keras().backend.backend() != "tensorflow":
+        return _OneDevice()
     import tensorflow as tf
 
     return tf.distribute.get_strategy()

@@ -6,7 +6,8 @@ What a run does, in order:
    ``saved_models/NAME.partial`` when ``resume`` (Keras ``BackupAndRestore``);
 2. build the vocabulary (``min_freq``, ``lowercase``) and the label set from the
    training split;
-3. ``model.fit`` on length-bucketed, right-padded batches with validation, early
+3. ``model.fit`` (under ``--strategy multiworker``:
+   :func:`pipeline.train.loop.fit_distributed`) on length-bucketed, right-padded batches with validation, early
    stopping, a best-model checkpoint, CSV history, TensorBoard logs and NaN
    termination (seeded);
 4. evaluate the best model on dev and test, plot curves, and move the finished
@@ -19,6 +20,7 @@ What a run does, in order:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import shutil
 import time
@@ -112,9 +114,17 @@ def _callbacks(keras, files: RunFiles, opts: TrainOptions, resuming: bool):
         checkpoint,
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience, restore_best_weights=True),
         keras.callbacks.CSVLogger(str(files.history_csv), append=resuming),
-        keras.callbacks.TensorBoard(log_dir=str(files.logs), write_graph=False),
         keras.callbacks.TerminateOnNaN(),
-    ]
+    ] + _tensorboard(keras, files)
+
+
+def _tensorboard(keras, files: RunFiles) -> list:
+    """TensorBoard logs; they are written with TensorFlow, so only where it is installed."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(files.logs), write_graph=False)]
 
 
 def _read_history(path: Path) -> dict[str, list[float]]:
@@ -140,8 +150,13 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     from pipeline.train.distribute import make_distribution
 
     dist = make_distribution(opts.strategy, opts.logical_cpus)
+    if not dist.chief:  # multi-worker: only the chief keeps a run; the others write into a temporary folder
+        root = _worker_root()
     final, staging, resuming = _prepare_folder(spec, root, force, resume)
     files = RunFiles(staging)
+    if resuming and dist.name != "multiworker" and (files.backup / "loop_state.npz").exists():
+        raise ConfigError(f"{staging} was started with --strategy multiworker; resume it with the same strategy "
+                          "(and TF_CONFIG), or pass --force to start over")
     keras.utils.set_random_seed(opts.seed)
     if opts.mixed_precision:
         keras.mixed_precision.set_global_policy(f"mixed_{opts.mixed_precision}")
@@ -177,7 +192,8 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
 
     from pipeline.models.builders import build_model
 
-    with dist.strategy.scope():
+    guard = _cluster_errors(dist)
+    with guard, dist.strategy.scope():
         model = build_model(cfg)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=opts.learning_rate, clipnorm=5.0),
@@ -193,21 +209,31 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
               f"{model.count_params():,} parameters, {device_summary()}, strategy {dist.name} "
               f"({dist.replicas} replica{'s' if dist.replicas > 1 else ''})")
     started = time.perf_counter()
-    model.fit(
-        train_ds,
-        validation_data=dev_ds,
-        epochs=opts.epochs,
-        steps_per_epoch=steps,
-        callbacks=_callbacks(keras, files, opts, resuming),
-        shuffle=False,  # the batches are shuffled and length-bucketed by make_dataset
-        verbose=opts.verbose,
-    )
+    if dist.name == "multiworker":  # model.fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
+        from pipeline.train.loop import fit_distributed
+
+        with _cluster_errors(dist):
+            fit_distributed(model, strategy=dist.strategy, train_ds=train_ds, steps=steps, dev_ds=dev_ds,
+                            epochs=opts.epochs, task=cfg.task, files=files, patience=opts.patience,
+                            resuming=resuming, verbose=opts.verbose)
+    else:
+        model.fit(
+            train_ds,
+            validation_data=dev_ds,
+            epochs=opts.epochs,
+            steps_per_epoch=steps,
+            callbacks=_callbacks(keras, files, opts, resuming),
+            shuffle=False,  # the batches are shuffled and length-bucketed by make_dataset
+            verbose=opts.verbose,
+        )
     seconds = time.perf_counter() - started
     if not files.history_csv.exists() or not _read_history(files.history_csv).get("loss"):
         raise RnnxError("training stopped before finishing one epoch (NaN loss?); lower --lr and try again")
     history = _read_history(files.history_csv)
     if any(not np.isfinite(v) for v in history["loss"]):
         raise RnnxError(f"training produced a NaN/inf loss; lower --lr (now {opts.learning_rate}) and try again")
+    if not dist.chief:
+        return _finish_worker(files, seconds, history, dist)
 
     if files.best.exists():
         model = keras.saving.load_model(files.best, compile=False)
@@ -230,6 +256,37 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     write_json(files.metrics, metrics)
     replace_dir(staging, final)
     return final
+
+
+def _cluster_errors(dist):
+    """Multi-worker: a clear error when another worker goes away (else: nothing)."""
+    if dist.name != "multiworker":
+        return contextlib.nullcontext()
+    from pipeline.train.loop import cluster_errors
+
+    return cluster_errors()
+
+
+def _worker_root() -> Path:
+    """A temporary ``saved_models`` for a non-chief worker, removed when the process exits."""
+    import atexit
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="rnnx-worker-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+def _finish_worker(files: RunFiles, seconds: float, history: dict, dist) -> Path:
+    """A non-chief worker's result: no evaluation, no model; what it trained, for the CLI's summary.
+
+    The folder lives in the worker's temporary root (removed at exit); the chief
+    writes ``saved_models/NAME``.
+    """
+    write_json(files.metrics, {"train_seconds": round(seconds, 1), "epochs_run": len(history["loss"]),
+                               "worker": {"chief": False, "workers": dist.workers,
+                                          "note": "the chief evaluates and saves the run"}})
+    return files.root
 
 
 def _as_float32(model, cfg: ModelConfig):

@@ -1,0 +1,60 @@
+"""``rnnx experiment``: arguments and the closing summary table (the CLI wires these in).
+
+``configure(parser)`` adds the flags; ``experiment_command(args, emit)`` runs the
+experiment and prints :func:`format_summary` (or, with ``--json``, the results).
+
+>>> import argparse
+>>> p = argparse.ArgumentParser(); configure(p)
+>>> a = p.parse_args(["--quick"])
+>>> a.quick, a.out, a.cells
+(True, None, None)
+>>> default_out(a)
+'experiments/quick'
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.models.config import CELLS
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true",
+                   help="tiny models on small slices for one epoch (a smoke test, ~3-5 min on 2 cores); "
+                        "the default full run takes about 30-45 min on 2 cores")
+    p.add_argument("--out", default=None,
+                   help="folder for report.md, results.json, PNGs, runs and exports "
+                        "(default experiments/full or experiments/quick)")
+    p.add_argument("--cells", nargs="+", choices=CELLS, default=None,
+                   help="train only these cells (default: simplernn lstm gru)")
+    p.add_argument("--seed", type=int, default=0, help="seed for sampling and training (default 0)")
+    p.add_argument("--verbose", action="store_true", help="show model.fit progress bars")
+    p.add_argument("--json", action="store_true", help="print results.json instead of the summary table")
+
+
+def default_out(args: argparse.Namespace) -> str:
+    return args.out or ("experiments/quick" if args.quick else "experiments/full")
+
+
+def format_summary(results: dict, out: str) -> str:
+    """The 12-run table, the verdict and where the report is."""
+    lines = [f"{'run':<24} {'test acc':>8} {'params':>10} {'s/epoch':>8} {'ORT p50 ms':>10}"]
+    for r in results["runs"]:
+        lines.append(f"{r['name']:<24} {100 * r['test_accuracy']:>7.2f}% {r['parameters']:>10,} "
+                     f"{r['seconds_per_epoch']:>8.1f} {r['latency_p50_ms']:>10.3f}")
+    lines += ["", results["bidirectional"].get("paragraph", ""), "",
+              f"report: {out}/report.md   results: {out}/results.json   "
+              f"({results['seconds']['total'] / 60:.1f} min)"]
+    return "\n".join(lines)
+
+
+def experiment_command(args: argparse.Namespace, emit) -> int:
+    from pipeline.experiment.runner import run_experiment
+
+    out = default_out(args)
+    results = run_experiment(out, quick=args.quick, seed=args.seed,
+                             cells=tuple(args.cells) if args.cells else None, verbose=int(args.verbose),
+                             log=(lambda _: None) if args.json else print)
+    emit(args, format_summary(results, out), results)
+    return 0

@@ -1,0 +1,123 @@
+"""What the experiment trains: one :class:`TaskPlan` per corpus, one :class:`Plan` per mode.
+
+The grid is ``cells x directions`` for each task (3 x 2 x 2 = 12 runs by default).
+``full`` is sized to finish, with everything else the experiment does, within an
+hour on two CPU cores; ``quick`` trains tiny models on slices for one epoch (a
+smoke test of every stage: its numbers answer nothing).
+
+Slices are chosen by a seeded random sample (kept in corpus order), never by taking
+the first N sentences: the Brown files are ordered by genre, so a head would be
+press reportage only.
+
+>>> p = plan_for(quick=True)
+>>> [t.data for t in p.tasks], len(p.configs())
+(['brown-upos', 'mr'], 12)
+>>> plan_for(quick=True, cells=("lstm",)).configs()[0]
+('brown-upos', 'lstm', False)
+>>> plan_for(quick=False, cells=("rnn",))
+Traceback (most recent call last):
+...
+pipeline.errors.ConfigError: cell 'rnn' is not known; choose from simplernn, lstm, gru
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from pipeline.errors import ConfigError
+from pipeline.models.config import CELLS
+
+DIRECTIONS = (False, True)  # unidirectional, bidirectional
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """How the runs on one corpus are trained and measured."""
+
+    data: str  # built-in dataset name
+    task: str  # "tagging" or "classification"
+    epochs: int
+    units: int
+    embedding_dim: int
+    dropout: float
+    min_freq: int
+    batch_size: int = 32
+    patience: int = 2
+    train_limit: int | None = None  # sentences sampled from train (None: all)
+    dev_limit: int | None = None  # sentences sampled from dev (validation + dev report)
+    test_limit: int | None = None  # sentences sampled from test (accuracy, latency)
+
+    @property
+    def sliced(self) -> bool:
+        return any(n is not None for n in (self.train_limit, self.dev_limit, self.test_limit))
+
+
+@dataclass(frozen=True)
+class ProbePlan:
+    """Held-out sentences the probes of question 4 train and score on."""
+
+    train_sentences: int  # from the dev split (held out from the tagger)
+    test_sentences: int  # from the test split
+    steps: int = 300  # full-batch Adam steps of the softmax regression
+    neighbours: int = 5
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str  # "quick" or "full"
+    tasks: tuple[TaskPlan, ...]
+    cells: tuple[str, ...] = CELLS
+    probe: ProbePlan = field(default_factory=lambda: ProbePlan(2000, 2000))
+    latency_budget_s: float = 0.5  # timing budget per model (ORT, 1 thread, batch 1)
+    seed: int = 0
+
+    def configs(self) -> list[tuple[str, str, bool]]:
+        """``(data, cell, bidirectional)`` for every run, taggers first."""
+        return [(t.data, cell, bi) for t in self.tasks for cell in self.cells for bi in DIRECTIONS]
+
+    def task(self, data: str) -> TaskPlan:
+        for t in self.tasks:
+            if t.data == data:
+                return t
+        raise ConfigError(f"the plan has no task for {data!r}")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+FULL = Plan(
+    mode="full",
+    tasks=(
+        TaskPlan("brown-upos", "tagging", epochs=2, units=128, embedding_dim=100, dropout=0.25, min_freq=2,
+                 train_limit=None, dev_limit=None, test_limit=None),
+        TaskPlan("mr", "classification", epochs=6, units=64, embedding_dim=100, dropout=0.5, min_freq=1),
+    ),
+    probe=ProbePlan(train_sentences=1000, test_sentences=1000, steps=200),
+    latency_budget_s=0.5,
+)
+
+QUICK = Plan(
+    mode="quick",
+    tasks=(
+        TaskPlan("brown-upos", "tagging", epochs=1, units=16, embedding_dim=16, dropout=0.1, min_freq=1,
+                 train_limit=800, dev_limit=80, test_limit=150),
+        TaskPlan("mr", "classification", epochs=1, units=16, embedding_dim=16, dropout=0.1, min_freq=1,
+                 train_limit=800, dev_limit=80, test_limit=150),
+    ),
+    probe=ProbePlan(train_sentences=80, test_sentences=150, steps=100, neighbours=3),
+    latency_budget_s=0.1,
+)
+
+
+def plan_for(*, quick: bool, seed: int = 0, cells: tuple[str, ...] | None = None) -> Plan:
+    """The plan of one mode; ``cells`` narrows the grid (tests, partial reruns)."""
+    plan = QUICK if quick else FULL
+    if cells is not None:
+        cells = tuple(cells)
+        for c in cells:
+            if c not in CELLS:
+                raise ConfigError(f"cell {c!r} is not known; choose from {', '.join(CELLS)}")
+        if not cells:
+            raise ConfigError("cells must name at least one of " + ", ".join(CELLS))
+        plan = replace(plan, cells=cells)
+    return replace(plan, seed=seed)

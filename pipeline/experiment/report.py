@@ -1,0 +1,209 @@
+"""Render ``results.json`` of :func:`~pipeline.experiment.runner.run_experiment` as ``report.md``.
+
+Pure formatting: every number in the report comes from the results dict, so the
+report can be re-rendered from ``results.json`` alone::
+
+    from pipeline.artifacts import read_json
+    print(render(read_json("experiments/full/results.json")))
+
+>>> table(["a", "b"], [[1, "x"], [2, "y"]])
+'| a | b |\\n|---|---|\\n| 1 | x |\\n| 2 | y |'
+"""
+
+from __future__ import annotations
+
+from pipeline.models.config import CELL_TITLES
+
+TITLES = {"tagging": "Tagging: brown-upos (12 universal tags)", "classification": "Classification: mr (pos/neg)"}
+
+
+def table(head: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def pct(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{100 * x:.{digits}f}"
+
+
+def model_title(cell: str, bidirectional: bool) -> str:
+    return ("Bi" if bidirectional else "") + CELL_TITLES[cell]
+
+
+def _setup(res: dict) -> str:
+    plan = res["plan"]
+    rows = []
+    for t in plan["tasks"]:
+        sizes = res["data"][t["data"]]
+        rows.append([t["data"], t["task"], f"{sizes['train']['sequences']:,}", f"{sizes['dev']['sequences']:,}",
+                     f"{sizes['test']['sequences']:,} ({sizes['test']['tokens']:,} tokens)", t["epochs"],
+                     t["units"], t["embedding_dim"], t["dropout"], t["batch_size"], t["min_freq"]])
+    env = res["environment"]
+    note = ("**Quick mode**: tiny models on small slices for one epoch, a smoke test of every stage. "
+            "Its numbers answer none of the questions.\n\n" if plan["mode"] == "quick" else "")
+    return (
+        f"{note}Mode `{plan['mode']}`, seed {plan['seed']}, {env['device']}, {env['cpu_count']} CPU cores; "
+        f"{', '.join(f'{k} {v}' for k, v in env['versions'].items())}. "
+        f"Total wall time **{res['seconds']['total'] / 60:.1f} min** "
+        f"({', '.join(f'{k} {v:.0f} s' for k, v in res['seconds'].items() if k != 'total')}).\n\n"
+        + table(["data", "task", "train", "dev", "test", "epochs (max)", "units", "embedding", "dropout", "batch",
+                 "min freq"], rows)
+        + "\n\nEvery configuration uses one recurrent layer, Adam (lr 0.002, clipnorm 5), early stopping on "
+          "the dev loss (patience 2, best weights kept). Slices are seeded random samples of the built-in "
+          "splits (the Brown files are ordered by genre, so a head would be one genre).\n"
+    )
+
+
+def _q1(res: dict) -> str:
+    out = ["## 1. SimpleRNN vs LSTM vs GRU, unidirectional vs bidirectional", ""]
+    out.append("Test accuracy is Keras's, on the whole test split (ORT column: the same split through the fused "
+               "ONNX model). Training time is `model.fit` wall time per epoch, dev pass included, on this "
+               "machine's CPU. Latency: fused `model.onnx`, ONNX Runtime on 1 thread, batch 1, one test sentence "
+               "of median length, p50 (p90) over repeated calls.")
+    for task in ("tagging", "classification"):
+        rows = [r for r in res["runs"] if r["task"] == task]
+        if not rows:
+            continue
+        extra = "OOV acc % (share)" if task == "tagging" else "macro-F1 %"
+        body = []
+        for r in rows:
+            extra_cell = (f"{pct(r['test_oov_accuracy'])} ({pct(r['test_oov_share'], 1)}%)" if task == "tagging"
+                          else pct(r["test_macro_f1"]))
+            body.append([model_title(r["cell"], r["bidirectional"]), f"**{pct(r['test_accuracy'])}**",
+                         pct(r["test_accuracy_onnx"]), extra_cell, pct(r["dev_accuracy"]), f"{r['parameters']:,}",
+                         f"{r['seconds_per_epoch']:.1f} (x{r['epochs_run']})",
+                         f"{r['latency_p50_ms']:.3f} ({r['latency_p90_ms']:.3f})", r["latency_tokens"]])
+        out += ["", f"### {TITLES[task]}", "",
+                table(["model", "test acc %", "ORT test acc %", extra, "dev acc %", "parameters", "s / epoch (epochs)",
+                       "ORT p50 (p90) ms", "tokens"], body),
+                "", f"![{task}](grid_{task}.png)"]
+    best = {t: max((r for r in res["runs"] if r["task"] == t), key=lambda r: r["test_accuracy"], default=None)
+            for t in ("tagging", "classification")}
+    lines = [f"best {t}: {model_title(b['cell'], b['bidirectional'])} {pct(b['test_accuracy'])}%"
+             for t, b in best.items() if b]
+    out += ["", "Accuracy against latency: " + "; ".join(lines) + ".", "", "![tradeoff](tradeoff.png)", ""]
+    return "\n".join(out)
+
+
+def _q2(res: dict) -> str:
+    q = res["sentence_pair"]
+    out = ['## 2. "They are early birds" vs "They are early today"', ""]
+    if not q:
+        return "\n".join(out + ["(no tagger in this run)", ""])
+    a, b = (" ".join(s) for s in q[0]["sentences"])
+    focus = q[0]["focus"]
+    word = q[0]["sentences"][0][focus]
+    out.append(f"Sentence A: *{a}*; sentence B: *{b}*. Each is run alone (batch 1). \"prefix identical\" "
+               f"compares the probabilities at positions 1-{focus + 1} (\"{' '.join(q[0]['sentences'][0][:focus + 1])}\") "
+               f"between A and B bit for bit (`numpy.array_equal`); the max |difference| is shown.")
+    body = []
+    for m in q:
+        for engine, e in m["engines"].items():
+            fa, fb = e["focus"]
+            body.append([model_title(m["cell"], m["bidirectional"]), engine,
+                         ("**yes**" if e["prefix_identical"] else "no") + f" ({e['prefix_max_abs_diff']:.2g})",
+                         f"{fa['tag']} ({fa['prob']:.3f})", f"{fb['tag']} ({fb['prob']:.3f})",
+                         " ".join(e["tags"][0]), " ".join(e["tags"][1])])
+    out += ["", table(["tagger", "engine", "prefix identical (max abs diff)", f'"{word}" in A', f'"{word}" in B',
+                       "tags A", "tags B"], body), ""]
+    uni = [m for m in q if not m["bidirectional"]]
+    bi = [m for m in q if m["bidirectional"]]
+    if uni:
+        ok = all(e["prefix_identical"] for m in uni for e in m["engines"].values())
+        out.append(f"Unidirectional taggers: the output for \"{word}\" is "
+                   f"{'exactly the same' if ok else 'NOT the same (a bug: see the table)'} in both sentences, on "
+                   "Keras and on ONNX Runtime: the state at \"early\" has not read the next word. The property test "
+                   "`tests/test_experiment.py` checks the same over random prefixes and suffixes for random-weight "
+                   "SimpleRNN, LSTM and GRU taggers.")
+    if bi:
+        changed = [m for m in bi if not m["engines"]["onnx"]["prefix_identical"]]
+        flips = [m for m in bi if m["engines"]["onnx"]["focus"][0]["tag"] != m["engines"]["onnx"]["focus"][1]["tag"]]
+        out.append("")
+        out.append(f"Bidirectional taggers: the probabilities for \"{word}\" change with the following word in "
+                   f"{len(changed)} of {len(bi)} taggers; the predicted tag differs between A and B in {len(flips)} "
+                   f"({', '.join(model_title(m['cell'], True) for m in flips) or 'none'}).")
+        usage = res.get("focus_word_in_training_data") or {}
+        if usage:
+            out.append(f"In the training split, \"{word}\" is tagged " + "; ".join(
+                f"{where}: " + ", ".join(f"{t} {n}" for t, n in tags.items()) for where, tags in usage.items()
+                if tags) + ".")
+        for m in bi:
+            fa, fb = m["engines"]["onnx"]["focus"]
+            top = lambda f: ", ".join(f"{t} {p:.3f}" for t, p in f["top"])  # noqa: E731
+            out.append(f"- {model_title(m['cell'], True)}: A {top(fa)}; B {top(fb)}")
+    unknown = sorted({w for m in q for w in m["unknown_words"]})
+    if unknown:
+        out += ["", f"Out of the taggers' vocabulary: {', '.join(unknown)}."]
+    out.append("")
+    return "\n".join(out)
+
+
+def _q3(res: dict) -> str:
+    v = res["bidirectional"]
+    out = ["## 3. Is a bidirectional RNN worth it for text classification?", "", v.get("paragraph", ""), ""]
+    for task in ("classification", "tagging"):
+        if task not in v:
+            continue
+        body = [[CELL_TITLES[p["cell"]], pct(p["uni_accuracy"]), pct(p["bi_accuracy"]),
+                 f"{p['gain_points']:+.2f} [{p['gain_ci95_points'][0]:+.2f}, {p['gain_ci95_points'][1]:+.2f}]",
+                 f"{p['uni_latency_ms']:.3f} / {p['bi_latency_ms']:.3f}", f"{p['latency_ratio']:.2f}x",
+                 f"{p['parameter_ratio']:.2f}x", f"{p['epoch_time_ratio']:.2f}x"] for p in v[task]["pairs"]]
+        out += [f"{task}:", "", table(["cell", "uni acc %", "bi acc %", "gain, points [95% CI]",
+                                       "ORT p50 uni / bi ms", "latency ratio", "parameter ratio",
+                                       "epoch-time ratio"], body), ""]
+    return "\n".join(out)
+
+
+def _q4(res: dict) -> str:
+    p4 = res["probes"]
+    out = ["## 4. What does a hidden state represent?", ""]
+    if not p4["probes"]:
+        return "\n".join(out + ["(no tagger in this run)", ""])
+    d = p4["data"]
+    out.append(f"Linear probes (softmax regression, numpy) read one token's vector and predict the universal tag "
+               f"of the current, previous and next token (`<s>`/`</s>` at the sentence edges). They are trained on "
+               f"{d['train_sentences']:,} dev sentences and scored on {d['test_sentences']:,} test sentences "
+               f"({p4['probes'][0]['test_tokens']:,} tokens), all unseen by the taggers. *embedding* is the word "
+               "vector alone (what the word says without context); *state* is the recurrent layer's output; a "
+               "bidirectional state is also split into its forward and backward halves.")
+    body = []
+    for p in p4["probes"]:
+        name = model_title(p["cell"], p["bidirectional"])
+        for fname, acc in p["features"].items():
+            body.append([name, fname, acc["dim"], pct(acc["current"], 1), pct(acc["previous"], 1),
+                         pct(acc["next"], 1)])
+    maj = p4["probes"][0]["majority"]
+    body.append(["(any)", "majority class", "-", pct(maj["current"], 1), pct(maj["previous"], 1),
+                 pct(maj["next"], 1)])
+    out += ["", table(["tagger", "features", "dim", "current tag %", "previous tag %", "next tag %"], body), "",
+            "![probes](probes.png)", "", p4.get("summary", ""), ""]
+    for nn in p4["neighbours"]:
+        out.append(f"Nearest neighbours (cosine) of the state at \"early\" among the probe-training tokens, "
+                   f"{model_title(nn['cell'], nn['bidirectional'])} tagger:")
+        for q in nn["queries"]:
+            out += ["", f"*{q['sentence']}*", "",
+                    table(["#", "word", "gold tag", "cosine", "context"],
+                          [[k + 1, n["word"], n["tag"], f"{n['cosine']:.3f}", n["context"].replace("|", "\\|")]
+                           for k, n in enumerate(q["neighbours"])])]
+        out.append("")
+    return "\n".join(out)
+
+
+def render(res: dict) -> str:
+    parts = [
+        "# rnnx experiment: the lecture's questions, measured",
+        "",
+        _setup(res),
+        _q1(res),
+        _q2(res),
+        _q3(res),
+        _q4(res),
+        "## Files",
+        "",
+        "`results.json` (every number above), `grid_tagging.png`, `grid_classification.png`, `tradeoff.png`, "
+        "`probes.png`; the trained runs under `saved_models/` and their fused exports under `export/` of this "
+        "folder. Re-run with `rnnx experiment --out DIR` (`--quick` for the smoke test).",
+        "",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,133 @@
+"""``rnnx experiment``: answer the lecture's four questions with measurements.
+
+One call trains the grid (question 1), runs the sentence pair (2), derives the
+bidirectional verdict (3), probes the taggers' hidden states (4), and writes
+``OUT/report.md`` with its PNG figures and ``OUT/results.json`` (every number).
+The trained runs land in ``OUT/saved_models/`` and the fused exports in
+``OUT/export/``, so the experiment never touches the project's own folders.
+
+Example (the quick smoke test: about 5 minutes on two CPU cores)::
+
+    from pipeline.experiment import run_experiment
+    results = run_experiment("experiments/quick", quick=True)
+    len(results["runs"])                       # 12
+    print(open("experiments/quick/report.md").read())
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from pipeline.artifacts import package_versions, write_json, write_text
+
+
+def _environment() -> dict:
+    from pipeline.keras_env import device_summary
+
+    return {"device": device_summary(), "cpu_count": os.cpu_count(),
+            "versions": package_versions(("tensorflow", "keras", "onnxruntime", "onnx", "numpy"))}
+
+
+class _Clock:
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self._last = self.started
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._last, 1)
+        self._last = now
+        self.log(f"rnnx experiment: {name} done in {self.seconds[name]:.0f} s "
+                 f"({(now - self.started) / 60:.1f} min so far)")
+
+    def total(self) -> dict:
+        return {**self.seconds, "total": round(time.perf_counter() - self.started, 1)}
+
+
+def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tuple[str, ...] | None = None,
+                   log: Callable[[str], None] = print, verbose: int = 0) -> dict:
+    """Run the experiment into ``out_dir`` and return the results (also ``out_dir/results.json``).
+
+    ``quick`` trains tiny models on slices for one epoch (smoke test); ``cells``
+    narrows the grid to some of ``simplernn``, ``lstm``, ``gru``; ``verbose`` is
+    passed to ``model.fit``.
+    """
+    from pipeline.experiment.figures import plot_grid, plot_probes, plot_tradeoff
+    from pipeline.experiment.grid import run_grid, run_name
+    from pipeline.experiment.plan import plan_for
+    from pipeline.experiment.prefix import FOCUS, SENTENCES, gold_usage, sentence_pair
+    from pipeline.experiment.probe import probe_runs
+    from pipeline.experiment.report import render
+    from pipeline.experiment.slices import prepare, sample_indices
+    from pipeline.experiment.verdict import answer
+    from pipeline.keras_env import import_keras
+
+    import_keras()
+    plan = plan_for(quick=quick, seed=seed, cells=cells)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clock = _Clock(log)
+    log(f"rnnx experiment ({plan.mode}): {len(plan.configs())} runs into {out}")
+
+    data = {t.data: prepare(t, out, seed=seed) for t in plan.tasks}
+    clock.lap("data")
+
+    rows, measured = run_grid(plan, data, out, log=log, verbose=verbose)
+    clock.lap("question 1 (train, export, measure)")
+
+    taggers = [r for r in rows if r["task"] == "tagging"]
+    pair = [sentence_pair(r["run"], r["export"]) for r in taggers]
+    usage = {}
+    if taggers:
+        usage = gold_usage(data[taggers[0]["data"]].splits["train"], SENTENCES[0][FOCUS])
+    clock.lap("question 2 (sentence pair)")
+
+    verdict = answer(rows, measured, seed=seed)
+    clock.lap("question 3 (bidirectional verdict)")
+
+    probes = {"probes": [], "neighbours": [], "summary": "", "data": {}}
+    tagging = next((t for t in plan.tasks if t.task == "tagging"), None)
+    if tagging is not None and taggers:
+        splits = data[tagging.data].splits
+        probe_train = splits["dev"].subset(sample_indices(len(splits["dev"]), plan.probe.train_sentences, seed=seed))
+        probe_test = splits["test"].subset(sample_indices(len(splits["test"]), plan.probe.test_sentences,
+                                                          seed=seed + 1))
+        probe_train.source, probe_test.source = f"{tagging.data}:dev", f"{tagging.data}:test"
+        focus_cell = "lstm" if "lstm" in plan.cells else plan.cells[0]
+        probes = probe_runs([Path(r["run"]) for r in taggers], probe_train, probe_test, steps=plan.probe.steps,
+                            neighbours=plan.probe.neighbours, sentences=SENTENCES, focus=FOCUS,
+                            neighbour_runs=tuple(run_name(tagging.data, focus_cell, bi) for bi in (False, True)))
+    clock.lap("question 4 (probes)")
+
+    figures = []
+    for task in ("tagging", "classification"):
+        if any(r["task"] == task for r in rows):
+            figures.append(plot_grid(rows, task, out / f"grid_{task}.png").name)
+    if rows:
+        figures.append(plot_tradeoff(rows, out / "tradeoff.png").name)
+    if probes["probes"]:
+        figures.append(plot_probes(probes["probes"], out / "probes.png").name)
+
+    results = {
+        "plan": plan.to_json(),
+        "environment": _environment(),
+        "data": {name: d.sizes() for name, d in data.items()},
+        "runs": rows,
+        "sentence_pair": pair,
+        "focus_word_in_training_data": usage,
+        "bidirectional": verdict,
+        "probes": probes,
+        "figures": figures,
+    }
+    clock.lap("figures")
+    results["seconds"] = clock.total()
+    write_json(out / "results.json", results)
+    write_text(out / "report.md", render(results))
+    log(f"rnnx experiment: wrote {out / 'report.md'} and {out / 'results.json'} "
+        f"in {results['seconds']['total'] / 60:.1f} min")
+    return results
