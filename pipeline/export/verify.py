@@ -64,6 +64,12 @@ def format_checks(reports: dict) -> str:
             lines.append(f"{name}: PASSED, accuracy {acc['float32']:.4f} (float32) -> {acc['int8']:.4f} (int8), "
                          f"drop {r['accuracy_drop_points']:.2f} points (max {r['max_drop_points']}), "
                          f"label agreement {r['label_agreement'] * 100:.2f}%")
+        elif "raw_text" in r:  # a raw-text classifier against the token-input text model
+            j, raw = r["joined"], r["raw_text"]
+            lines.append(f"{name}: PASSED against {r.get('reference')} on tokens joined by spaces "
+                         f"({j['positions']:,} texts, {j['label_mismatches']} label mismatches); on raw text "
+                         f"(split on spaces only) accuracy {raw['accuracy_raw_text']:.4f} vs "
+                         f"{raw['accuracy_tokenized']:.4f} tokenised")
         else:  # a text model against its id model
             h = r["heldout"]
             lines.append(f"{name}: PASSED against {r.get('reference')}, {h['positions']:,} positions, "
