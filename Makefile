@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rnnx-installed
 
-.PHONY: demo test install clean
+.PHONY: demo test experiment install clean
 
 install: $(STAMP)
 
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/rnnx demo
+
+experiment: $(STAMP)
+	$(VENV)/bin/rnnx experiment
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15

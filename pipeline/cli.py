@@ -395,6 +395,19 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- experiment
+
+from pipeline.experiment.command import configure as _configure_experiment  # noqa: E402  (no TensorFlow import)
+
+
+@command("experiment", "answer the lecture's RNN questions with measurements (report.md + results.json)",
+         "rnnx experiment --quick --out experiments/quick")(_configure_experiment)
+def cmd_experiment(args) -> int:
+    from pipeline.experiment.command import experiment_command
+
+    return experiment_command(args, emit)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -16,7 +16,7 @@ data, :mod:`.figures` and :mod:`.report` write the PNGs and ``report.md``,
 Example::
 
     from pipeline.experiment import run_experiment
-    results = run_experiment("experiments/quick", quick=True)   # ~5 min on 2 cores
+    results = run_experiment("experiments/quick", quick=True)   # 1-3 min on 2 cores
     results["bidirectional"]["paragraph"]
 """
 

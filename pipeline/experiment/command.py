@@ -21,8 +21,8 @@ from pipeline.models.config import CELLS
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
-                   help="tiny models on small slices for one epoch (a smoke test, ~3-5 min on 2 cores); "
-                        "the default full run takes about 30-45 min on 2 cores")
+                   help="tiny models on small slices for one epoch (a smoke test, 1-3 min on 2 cores); "
+                        "the default full run took 18 min on 2 shared cores")
     p.add_argument("--out", default=None,
                    help="folder for report.md, results.json, PNGs, runs and exports "
                         "(default experiments/full or experiments/quick)")

@@ -58,7 +58,8 @@ def plot_grid(rows: list[dict], task: str, path: Path | str) -> Path:
     """Four bar panels for the runs of ``task``."""
     rows = [r for r in rows if r["task"] == task]
     panels = [("test_accuracy", "test accuracy", 100.0), ("parameters", "parameters (thousands)", 1e-3),
-              ("seconds_per_epoch", "training s / epoch", 1.0), ("latency_p50_ms", "ORT p50 ms (batch 1, 1 thread)", 1.0)]
+              ("seconds_per_epoch", "training s / epoch", 1.0),
+              ("latency_p50_ms", "ORT p50 ms (batch 1, 1 thread)", 1.0)]
     fig = _figure(14, 3.6)
     axes = fig.subplots(1, len(panels))
     names = [_label(r) for r in rows]

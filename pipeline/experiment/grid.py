@@ -83,6 +83,14 @@ def median_sentence(ids: list[list[int]]) -> list[int]:
     return ids[pick_batch(lengths, target, 1)[0]]
 
 
+def recurrent_parameters(model) -> int:
+    """Weights of the recurrent layers alone (the embedding table dominates the total)."""
+    import keras
+
+    return int(sum(layer.count_params() for layer in model.layers
+                   if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))))
+
+
 def ort_latency(model_path: Path | str, ids: list[int], *, budget_s: float) -> dict:
     """p50/p90 latency of one sequence at batch 1 through ONNX Runtime on 1 thread."""
     from pipeline.export.bench import latency_stats, time_calls
@@ -117,7 +125,8 @@ def ort_correctness(model_path: Path | str, vocab, labels, split) -> tuple[np.nd
     return correct, weight
 
 
-def measure_config(task: TaskPlan, data: TaskData, run_path: Path, export_path: Path, *, budget_s: float) -> tuple[dict, Measured]:
+def measure_config(task: TaskPlan, data: TaskData, run_path: Path, export_path: Path, *,
+                   budget_s: float) -> tuple[dict, Measured]:
     from pipeline.artifacts import read_json
     from pipeline.train.rundir import load_run
 
@@ -138,6 +147,7 @@ def measure_config(task: TaskPlan, data: TaskData, run_path: Path, export_path: 
         "bidirectional": cfg.bidirectional,
         "model": cfg.describe(),
         "parameters": int(run.model.count_params()),
+        "recurrent_parameters": recurrent_parameters(run.model),
         "epochs_run": int(metrics["epochs_run"]),
         "train_seconds": float(metrics["train_seconds"]),
         "seconds_per_epoch": float(metrics["train_seconds"]) / max(1, int(metrics["epochs_run"])),

@@ -38,16 +38,24 @@ FOCUS = 2  # "early"
 ProbsFn = Callable[[np.ndarray], np.ndarray]  # int64 ids[batch, time] -> probs[batch, time, labels]
 
 
-def prefix_probs(fn: ProbsFn, prefix: Sequence[int], suffix: Sequence[int]) -> np.ndarray:
-    """``fn``'s probabilities at the prefix positions of ``prefix + suffix`` (batch 1, no padding)."""
-    ids = np.asarray([list(prefix) + list(suffix)], dtype=np.int64)
+def prefix_probs(fn: ProbsFn, prefix: Sequence[int], suffix: Sequence[int], width: int | None = None) -> np.ndarray:
+    """``fn``'s probabilities at the prefix positions of ``prefix + suffix`` (batch 1).
+
+    ``width`` right-pads the row with 0 so that sequences being compared have one
+    shape: a matrix kernel of another shape may round differently (a GEMV for one
+    time step, ~3e-8), which says nothing about what the model reads.
+    """
+    row = list(prefix) + list(suffix)
+    ids = np.zeros((1, max(width or 0, len(row))), dtype=np.int64)
+    ids[0, : len(row)] = row
     return np.asarray(fn(ids))[0, : len(prefix)]
 
 
 def prefix_difference(fn: ProbsFn, prefix: Sequence[int], suffix_a: Sequence[int], suffix_b: Sequence[int]) -> float:
     """Max |difference| of the prefix positions' probabilities under two suffixes (0.0: bit-identical)."""
-    a = prefix_probs(fn, prefix, suffix_a)
-    b = prefix_probs(fn, prefix, suffix_b)
+    width = len(prefix) + max(len(suffix_a), len(suffix_b))
+    a = prefix_probs(fn, prefix, suffix_a, width)
+    b = prefix_probs(fn, prefix, suffix_b, width)
     if np.array_equal(a, b):
         return 0.0
     return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())

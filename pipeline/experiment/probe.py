@@ -63,7 +63,9 @@ class TokenVectors:
         p = int(self.position[i])
         left = " ".join(toks[max(0, p - width):p])
         right = " ".join(toks[p + 1:p + 1 + width])
-        return f"{'... ' if p > width else ''}{left} [{toks[p]}] {right}{' ...' if p + 1 + width < len(toks) else ''}".strip()
+        before = "... " if p > width else ""
+        after = " ..." if p + 1 + width < len(toks) else ""
+        return f"{before}{left} [{toks[p]}] {right}{after}".strip()
 
 
 def recurrent_layers(model) -> list:

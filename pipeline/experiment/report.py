@@ -31,6 +31,10 @@ def model_title(cell: str, bidirectional: bool) -> str:
     return ("Bi" if bidirectional else "") + CELL_TITLES[cell]
 
 
+def _sliced(task: dict) -> bool:
+    return any(task.get(k) is not None for k in ("train_limit", "dev_limit", "test_limit"))
+
+
 def _setup(res: dict) -> str:
     plan = res["plan"]
     rows = []
@@ -50,8 +54,12 @@ def _setup(res: dict) -> str:
         + table(["data", "task", "train", "dev", "test", "epochs (max)", "units", "embedding", "dropout", "batch",
                  "min freq"], rows)
         + "\n\nEvery configuration uses one recurrent layer, Adam (lr 0.002, clipnorm 5), early stopping on "
-          "the dev loss (patience 2, best weights kept). Slices are seeded random samples of the built-in "
-          "splits (the Brown files are ordered by genre, so a head would be one genre).\n"
+          "the dev loss (patience 2, best weights kept)."
+        + (" Slices are seeded random samples of the built-in splits (the Brown files are ordered by genre, "
+           "so a head would be one genre)." if any(_sliced(t) for t in plan["tasks"]) else
+           " All runs use the built-in splits whole.")
+        + " Seconds per epoch and latencies are wall times on this machine: anything else running on the "
+          "same cores shows up in them.\n"
     )
 
 
@@ -71,11 +79,13 @@ def _q1(res: dict) -> str:
             extra_cell = (f"{pct(r['test_oov_accuracy'])} ({pct(r['test_oov_share'], 1)}%)" if task == "tagging"
                           else pct(r["test_macro_f1"]))
             body.append([model_title(r["cell"], r["bidirectional"]), f"**{pct(r['test_accuracy'])}**",
-                         pct(r["test_accuracy_onnx"]), extra_cell, pct(r["dev_accuracy"]), f"{r['parameters']:,}",
+                         pct(r["test_accuracy_onnx"]), extra_cell, pct(r["dev_accuracy"]),
+                         f"{r['parameters']:,} ({r.get('recurrent_parameters', 0):,})",
                          f"{r['seconds_per_epoch']:.1f} (x{r['epochs_run']})",
                          f"{r['latency_p50_ms']:.3f} ({r['latency_p90_ms']:.3f})", r["latency_tokens"]])
         out += ["", f"### {TITLES[task]}", "",
-                table(["model", "test acc %", "ORT test acc %", extra, "dev acc %", "parameters", "s / epoch (epochs)",
+                table(["model", "test acc %", "ORT test acc %", extra, "dev acc %", "parameters (recurrent)",
+                       "s / epoch (epochs)",
                        "ORT p50 (p90) ms", "tokens"], body),
                 "", f"![{task}](grid_{task}.png)"]
     best = {t: max((r for r in res["runs"] if r["task"] == t), key=lambda r: r["test_accuracy"], default=None)
@@ -94,8 +104,9 @@ def _q2(res: dict) -> str:
     a, b = (" ".join(s) for s in q[0]["sentences"])
     focus = q[0]["focus"]
     word = q[0]["sentences"][0][focus]
+    prefix = " ".join(q[0]["sentences"][0][:focus + 1])
     out.append(f"Sentence A: *{a}*; sentence B: *{b}*. Each is run alone (batch 1). \"prefix identical\" "
-               f"compares the probabilities at positions 1-{focus + 1} (\"{' '.join(q[0]['sentences'][0][:focus + 1])}\") "
+               f"compares the probabilities at positions 1-{focus + 1} (\"{prefix}\") "
                f"between A and B bit for bit (`numpy.array_equal`); the max |difference| is shown.")
     body = []
     for m in q:

@@ -6,7 +6,7 @@ bidirectional verdict (3), probes the taggers' hidden states (4), and writes
 The trained runs land in ``OUT/saved_models/`` and the fused exports in
 ``OUT/export/``, so the experiment never touches the project's own folders.
 
-Example (the quick smoke test: about 5 minutes on two CPU cores)::
+Example (the quick smoke test: 1-3 minutes on two CPU cores; the full run: about 18)::
 
     from pipeline.experiment import run_experiment
     results = run_experiment("experiments/quick", quick=True)

@@ -1,0 +1,364 @@
+"""rnnx exports against classic peers, on the same test splits, in one run.
+
+* tagging, brown-upos test: the rnnx tagger (ONNX Runtime, 1 thread) vs NLTK's averaged
+  perceptron (``nltk.tag.perceptron.PerceptronTagger(load=False)``) trained here on the
+  brown-upos **train** split (5 passes, NLTK's default);
+* classification, mr test: the rnnx classifier vs a TF-IDF unigram+bigram logistic regression
+  (L2, written here with numpy: sparse rows as index/value arrays, L-BFGS), trained on the mr
+  train split with its regularisation strength C chosen on the dev split.
+
+Both sides start from the corpus tokens and end with label strings; accuracy is scored
+against the same gold labels, speed is tokens/s (tagging) or texts/s (classification) over
+the whole test split, feature extraction included, fastest of ``--repeats`` runs. For
+taggers the accuracy on test tokens outside the rnnx vocabulary is reported for both sides.
+
+NLTK is **not** an rnnx dependency; install it into the virtualenv for this script only::
+
+    .venv/bin/pip install nltk
+    .venv/bin/python benchmarks/peers.py --tagger export/brown-upos-bilstm --classifier export/mr-bilstm
+
+Prints a markdown table; writes the JSON report to ``--out`` (default ``export/peers.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+
+
+# ----------------------------------------------------------------------------- timing, scoring
+
+
+def timed(fn, repeats: int):
+    """(fastest seconds, last result) of ``repeats`` calls."""
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def token_accuracy(gold, predicted, keep=None) -> float | None:
+    """Token accuracy; ``keep`` (same shape, booleans) restricts it to some tokens."""
+    right = total = 0
+    for k, (gs, ps) in enumerate(zip(gold, predicted)):
+        for j, (g, p) in enumerate(zip(gs, ps)):
+            if keep is None or keep[k][j]:
+                total += 1
+                right += g == p
+    return right / total if total else None
+
+
+# ----------------------------------------------------------------------------- TF-IDF + logistic regression
+
+
+class Tfidf:
+    """Unigram+bigram TF-IDF of lowercased tokens: raw counts x smoothed idf, rows L2-normalised.
+
+    >>> t = Tfidf.fit([["a", "b"], ["a", "c"]])
+    >>> rows, cols, vals = t.transform([["a", "b", "z"]])
+    >>> sorted(t.index[c] for c in cols)   # "z" and "b z" are unknown
+    ['a', 'a b', 'b']
+    >>> round(float((vals ** 2).sum()), 6)
+    1.0
+    """
+
+    def __init__(self, index: dict[str, int], idf: np.ndarray):
+        self.vocab = index
+        self.idf = idf
+        self.index = {i: g for g, i in index.items()}
+
+    @staticmethod
+    def grams(tokens: list[str]) -> list[str]:
+        low = [t.lower() for t in tokens]
+        return low + [f"{a} {b}" for a, b in zip(low, low[1:])]
+
+    @classmethod
+    def fit(cls, texts: list[list[str]], min_df: int = 1) -> "Tfidf":
+        df = Counter(g for t in texts for g in set(cls.grams(t)))
+        kept = sorted(g for g, c in df.items() if c >= min_df)
+        n = len(texts)
+        idf = np.asarray([math.log((1 + n) / (1 + df[g])) + 1.0 for g in kept])
+        return cls({g: i for i, g in enumerate(kept)}, idf)
+
+    @property
+    def size(self) -> int:
+        return len(self.idf)
+
+    def transform(self, texts: list[list[str]]):
+        """Sparse rows as ``(row ids, column ids, values)`` of the non-zero entries."""
+        rows, cols, vals = [], [], []
+        vocab = self.vocab
+        for r, t in enumerate(texts):
+            counts = Counter(vocab[g] for g in self.grams(t) if g in vocab)
+            if not counts:
+                continue
+            c = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            v = np.fromiter(counts.values(), dtype=np.float64, count=len(counts)) * self.idf[c]
+            v /= np.sqrt((v * v).sum())
+            rows.append(np.full(len(c), r, dtype=np.int64))
+            cols.append(c)
+            vals.append(v)
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+
+
+def lbfgs(fun, x0: np.ndarray, *, max_iter: int = 300, memory: int = 10, tol: float = 1e-6) -> np.ndarray:
+    """Minimise ``fun(x) -> (value, gradient)`` with L-BFGS and a backtracking (Armijo) line search."""
+    x = x0.copy()
+    f, g = fun(x)
+    S: list[np.ndarray] = []
+    Y: list[np.ndarray] = []
+    for _ in range(max_iter):
+        q = g.copy()
+        history = []
+        for s, y in zip(reversed(S), reversed(Y)):
+            rho = 1.0 / (y @ s)
+            a = rho * (s @ q)
+            q -= a * y
+            history.append((rho, a, s, y))
+        if S:
+            q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
+        else:
+            q /= max(1.0, np.linalg.norm(g))
+        for rho, a, s, y in reversed(history):
+            q += s * (a - rho * (y @ q))
+        d = -q
+        slope = g @ d
+        if slope >= 0:  # not a descent direction: restart from the gradient
+            S.clear(), Y.clear()
+            d, slope = -g, -(g @ g)
+        step = 1.0
+        while True:
+            x_new = x + step * d
+            f_new, g_new = fun(x_new)
+            if f_new <= f + 1e-4 * step * slope:
+                break
+            step *= 0.5
+            if step < 1e-12:
+                return x
+        s, y = x_new - x, g_new - g
+        if y @ s > 1e-12:
+            S.append(s)
+            Y.append(y)
+            if len(S) > memory:
+                S.pop(0), Y.pop(0)
+        converged = abs(f - f_new) <= tol * max(1.0, abs(f))
+        x, f, g = x_new, f_new, g_new
+        if converged or np.linalg.norm(g) < 1e-8:
+            break
+    return x
+
+
+class LogisticRegression:
+    """Binary logistic regression, objective ``C * sum(log-loss) + |w|^2 / 2`` (bias not penalised)."""
+
+    def __init__(self, C: float):
+        self.C = C
+        self.w: np.ndarray | None = None
+
+    @staticmethod
+    def _scores(X, w: np.ndarray, n: int) -> np.ndarray:
+        rows, cols, vals = X
+        return np.bincount(rows, weights=vals * w[cols], minlength=n) + w[-1]
+
+    def fit(self, X, y: np.ndarray, n_features: int) -> "LogisticRegression":
+        rows, cols, vals = X
+        n = len(y)
+
+        def fun(w):
+            z = self._scores(X, w, n)
+            loss = np.logaddexp(0.0, z) - y * z
+            r = self.C * (1.0 / (1.0 + np.exp(-z)) - y)
+            grad = np.empty_like(w)
+            grad[:-1] = np.bincount(cols, weights=vals * r[rows], minlength=n_features) + w[:-1]
+            grad[-1] = r.sum()
+            return self.C * loss.sum() + 0.5 * (w[:-1] @ w[:-1]), grad
+
+        self.w = lbfgs(fun, np.zeros(n_features + 1))
+        return self
+
+    def predict(self, X, n: int) -> np.ndarray:
+        return (self._scores(X, self.w, n) > 0).astype(np.int64)
+
+
+def tfidf_lr(train, dev):
+    """Fit TF-IDF + logistic regression on ``train``, choosing C on ``dev``. Returns (predict, info)."""
+    names = sorted(set(train.labels))
+    if len(names) != 2:
+        sys.exit(f"the TF-IDF logistic regression here is binary; the data has {len(names)} labels")
+    started = time.perf_counter()
+    tfidf = Tfidf.fit(train.tokens)
+    X = tfidf.transform(train.tokens)
+    y = np.asarray([names.index(label) for label in train.labels], dtype=np.float64)
+    Xd = tfidf.transform(dev.tokens)
+    yd = np.asarray([names.index(label) for label in dev.labels])
+    dev_acc = {}
+    best = None
+    for C in C_GRID:
+        model = LogisticRegression(C).fit(X, y, tfidf.size)
+        dev_acc[C] = float((model.predict(Xd, len(yd)) == yd).mean())
+        if best is None or dev_acc[C] > dev_acc[best.C]:
+            best = model
+    train_s = time.perf_counter() - started
+
+    def predict(texts):
+        return [names[i] for i in best.predict(tfidf.transform(texts), len(texts))]
+
+    return predict, {"features": tfidf.size, "C": best.C, "dev_accuracy_by_C": dev_acc, "train_seconds": train_s}
+
+
+# ----------------------------------------------------------------------------- NLTK perceptron
+
+
+def nltk_perceptron(train, iterations: int, seed: int = 0):
+    try:
+        from nltk.tag.perceptron import PerceptronTagger
+    except ImportError:
+        sys.exit("NLTK is not installed. It is not an rnnx dependency; for this benchmark only run:\n"
+                 "    .venv/bin/pip install nltk")
+    random.seed(seed)  # the perceptron shuffles the sentences between passes
+    tagger = PerceptronTagger(load=False)
+    started = time.perf_counter()
+    tagger.train([list(zip(toks, tags)) for toks, tags in zip(train.tokens, train.labels)], nr_iter=iterations)
+    train_s = time.perf_counter() - started
+
+    def predict(sentences):
+        return [[tag for _, tag in sent] for sent in tagger.tag_sents(sentences)]
+
+    return predict, {"iterations": iterations, "train_seconds": train_s}
+
+
+# ----------------------------------------------------------------------------- the comparison
+
+
+def _export_info(folder: Path, task: str) -> dict:
+    path = folder / "export.json"
+    if not path.exists():
+        sys.exit(f"{folder} is not an rnnx export folder (no export.json); create one with `rnnx export`")
+    info = json.loads(path.read_text(encoding="utf-8"))
+    if info.get("task") != task:
+        sys.exit(f"{folder} holds a {info.get('task')} model; expected a {task} model here")
+    return info
+
+
+def compare_tagging(folder: Path, args) -> dict:
+    from pipeline.data.datasets import load_dataset
+    from pipeline.runtime.session import Tagger
+
+    info = _export_info(folder, "tagging")
+    splits = load_dataset("brown-upos")
+    test = splits["test"]
+    tokens = [list(t) for t in test.tokens]
+    n_tokens = sum(len(t) for t in tokens)
+    rnnx = Tagger.load(folder, threads=1)
+    oov = [[w not in rnnx.vocab for w in t] for t in tokens]
+    runners = {f"rnnx {info['name']} (ORT 1 thread, batch {args.batch_size})":
+               (lambda toks: rnnx.predict_tokens(toks, args.batch_size), {"engine": info.get("engine")})}
+    print(f"training NLTK's averaged perceptron on brown-upos train ({splits['train'].num_tokens:,} tokens, "
+          f"{args.nltk_iterations} passes) ...", flush=True)
+    runners["NLTK averaged perceptron"] = nltk_perceptron(splits["train"], args.nltk_iterations)
+    rows = []
+    for label, (run, extra) in runners.items():
+        run(tokens[:64])  # warm-up
+        seconds, predicted = timed(lambda: run(tokens), args.repeats)
+        rows.append({"model": label, "accuracy": token_accuracy(test.labels, predicted),
+                     "oov_accuracy": token_accuracy(test.labels, predicted, oov), "seconds": seconds,
+                     "items_per_s": n_tokens / seconds, **extra})
+    share = sum(map(sum, oov)) / n_tokens
+    return {"task": "tagging", "data": "brown-upos:test", "items": n_tokens, "unit": "tokens",
+            "sentences": len(tokens), "oov_share": share, "export": str(folder), "rows": rows}
+
+
+def compare_classification(folder: Path, args) -> dict:
+    from pipeline.data.datasets import load_dataset
+    from pipeline.runtime.session import Classifier
+
+    info = _export_info(folder, "classification")
+    splits = load_dataset("mr")
+    test = splits["test"]
+    texts = [list(t) for t in test.tokens]
+    rnnx = Classifier.load(folder, threads=1)
+    print("training TF-IDF uni+bigram logistic regression on mr train (C chosen on dev) ...", flush=True)
+    runners = {f"rnnx {info['name']} (ORT 1 thread, batch {args.batch_size})":
+               (lambda ts: [label for label, _ in rnnx.predict_tokens(ts, args.batch_size)],
+                {"engine": info.get("engine")}),
+               "TF-IDF uni+bigram logistic regression": tfidf_lr(splits["train"], splits["dev"])}
+    rows = []
+    for label, (run, extra) in runners.items():
+        run(texts[:64])
+        seconds, predicted = timed(lambda: run(texts), args.repeats)
+        acc = sum(p == g for p, g in zip(predicted, test.labels)) / len(texts)
+        rows.append({"model": label, "accuracy": acc, "seconds": seconds, "items_per_s": len(texts) / seconds,
+                     **extra})
+    return {"task": "classification", "data": "mr:test", "items": len(texts), "unit": "texts",
+            "export": str(folder), "rows": rows}
+
+
+def markdown(results: list[dict]) -> str:
+    lines = []
+    for res in results:
+        oov = res["task"] == "tagging"
+        head = ["model", "test accuracy %"] + ([f"OOV accuracy % ({100 * res['oov_share']:.1f}% of tokens)"]
+                                              if oov else []) + [f"{res['unit']}/s", "seconds", "train s"]
+        lines += [f"\n{res['data']} ({res['items']:,} {res['unit']})\n",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in res["rows"]:
+            cells = [r["model"], f"{100 * r['accuracy']:.2f}"]
+            if oov:
+                cells.append(f"{100 * r['oov_accuracy']:.2f}" if r["oov_accuracy"] is not None else "-")
+            train_s = r.get("train_seconds")
+            cells += [f"{r['items_per_s']:,.0f}", f"{r['seconds']:.2f}", f"{train_s:.0f}" if train_s else "-"]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  .venv/bin/python benchmarks/peers.py --tagger export/brown-upos-bilstm "
+               "--classifier export/mr-bilstm")
+    parser.add_argument("--tagger", type=Path, help="an rnnx export folder of a brown-upos tagger")
+    parser.add_argument("--classifier", type=Path, help="an rnnx export folder of an mr classifier")
+    parser.add_argument("--batch-size", type=int, default=32, help="rnnx batch size (default 32)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per model; the fastest is kept")
+    parser.add_argument("--nltk-iterations", type=int, default=5, help="perceptron training passes (default 5)")
+    parser.add_argument("--out", type=Path, default=Path("export/peers.json"), help="JSON report path")
+    args = parser.parse_args(argv)
+    if args.tagger is None and args.classifier is None:
+        parser.error("give --tagger EXPORT and/or --classifier EXPORT")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    results = []
+    if args.tagger is not None:
+        results.append(compare_tagging(args.tagger, args))
+    if args.classifier is not None:
+        results.append(compare_classification(args.classifier, args))
+    import onnxruntime
+
+    report = {"cpu_count": os.cpu_count(), "onnxruntime": onnxruntime.__version__, "ort_threads": 1,
+              "batch_size": args.batch_size, "repeats": args.repeats, "results": results}
+    print(markdown(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
