@@ -35,21 +35,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pipeline.export.bench import best_of  # noqa: E402
 
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
 
 # ----------------------------------------------------------------------------- timing, scoring
-
-
-def timed(fn, repeats: int):
-    """(fastest seconds, last result) of ``repeats`` calls."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def token_accuracy(gold, predicted, keep=None) -> float | None:
@@ -276,7 +267,7 @@ def compare_tagging(folder: Path, args) -> dict:
     rows = []
     for label, (run, extra) in runners.items():
         run(tokens[:64])  # warm-up
-        seconds, predicted = timed(lambda: run(tokens), args.repeats)
+        seconds, predicted = best_of(lambda: run(tokens), args.repeats)
         rows.append({"model": label, "accuracy": token_accuracy(test.labels, predicted),
                      "oov_accuracy": token_accuracy(test.labels, predicted, oov), "seconds": seconds,
                      "items_per_s": n_tokens / seconds, **extra})
@@ -302,7 +293,7 @@ def compare_classification(folder: Path, args) -> dict:
     rows = []
     for label, (run, extra) in runners.items():
         run(texts[:64])
-        seconds, predicted = timed(lambda: run(texts), args.repeats)
+        seconds, predicted = best_of(lambda: run(texts), args.repeats)
         acc = sum(p == g for p, g in zip(predicted, test.labels)) / len(texts)
         rows.append({"model": label, "accuracy": acc, "seconds": seconds, "items_per_s": len(texts) / seconds,
                      **extra})

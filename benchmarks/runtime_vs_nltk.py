@@ -31,15 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def _timed(fn, repeats: int):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+from pipeline.export.bench import best_of  # noqa: E402
 
 
 def _accuracy(gold, predicted) -> float:
@@ -115,7 +107,7 @@ def main(argv=None) -> int:
     rows = []
     for label, run in runners.items():
         run(tokens[:64])  # warm-up
-        seconds, predicted = _timed(lambda: run(tokens), args.repeats)
+        seconds, predicted = best_of(lambda: run(tokens), args.repeats)
         rows.append({"tagger": label, "seconds": seconds, "tokens_per_s": n_tokens / seconds,
                      "accuracy": _accuracy(test.labels, predicted)})
     nltk_rate = next((r["tokens_per_s"] for r in rows if r["tagger"].startswith("NLTK")), None)
