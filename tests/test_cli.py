@@ -145,3 +145,30 @@ def test_wrong_column_count_is_reported_with_file_and_line(tmp_path, capsys):
     assert main(["data", "show", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.conllu" in err and "line 2" in err
+
+
+@pytest.mark.slow
+def test_check_fails_loudly_when_onnx_disagrees(cli_run, tmp_path, capsys):
+    """Perturb the exported output bias: `rnnx check` must exit 1, name the difference and record it."""
+    import shutil
+
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    bad = tmp_path / "pos-bad"
+    shutil.copytree(cli_run / "export/pos", bad)
+    model = onnx.load(bad / "model.onnx")
+    biases = [t for t in model.graph.initializer if numpy_helper.to_array(t).ndim == 1
+              and numpy_helper.to_array(t).shape[0] == len(json.loads((bad / "labels.json").read_text())["labels"])]
+    assert biases, "the output layer's bias should be an initializer"
+    value = numpy_helper.to_array(biases[0]).copy()
+    value[0] += 0.5
+    biases[0].CopyFrom(numpy_helper.from_array(value.astype(np.float32), biases[0].name))
+    onnx.save(model, bad / "model.onnx")
+
+    assert main(["check", str(bad), "--run", str(cli_run / "saved_models/pos")]) == 1
+    err = capsys.readouterr().err
+    assert "fails parity" in err and "max |keras - onnx|" in err
+    report = json.loads((bad / "parity.json").read_text())["model.onnx"]
+    assert report["passed"] is False and report["heldout"]["max_abs_diff"] > 1e-4
