@@ -235,6 +235,19 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     if not dist.chief:
         return _finish_worker(files, seconds, history, dist)
 
+    _save_run(model, cfg, opts, files, history, seconds, vocab, labels, splits, spec.name)
+    replace_dir(staging, final)
+    return final
+
+
+def _save_run(model, cfg: ModelConfig, opts: TrainOptions, files: RunFiles, history: dict, seconds: float,
+              vocab: Vocabulary, labels: Labels, splits: dict, name: str) -> None:
+    """The chief's last steps: best weights as float32 ``model.keras``, history, plots, dev/test metrics."""
+    from pipeline.keras_env import import_keras
+    from pipeline.train.evaluate import evaluate_model
+    from pipeline.train.plots import plot_history
+
+    keras = import_keras()
     if files.best.exists():
         model = keras.saving.load_model(files.best, compile=False)
     if opts.mixed_precision:
@@ -242,20 +255,13 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     model.save(files.model)
     shutil.rmtree(files.best.parent, ignore_errors=True)
     write_json(files.history_json, history)
-    from pipeline.train.plots import plot_history
-
-    plot_history(history, files.curve, title=f"{spec.name}: {cfg.describe()}")
-
-    from pipeline.train.evaluate import evaluate_model
-
+    plot_history(history, files.curve, title=f"{name}: {cfg.describe()}")
     metrics = {"train_seconds": round(seconds, 1), "epochs_run": len(history["loss"])}
     for split_name in ("dev", "test"):
         if split_name in splits:
-            report = evaluate_model(model, vocab, labels, splits[split_name], out_dir=staging, prefix=split_name)
-            metrics[split_name] = report
+            metrics[split_name] = evaluate_model(model, vocab, labels, splits[split_name], out_dir=files.root,
+                                                 prefix=split_name)
     write_json(files.metrics, metrics)
-    replace_dir(staging, final)
-    return final
 
 
 def _cluster_errors(dist):
