@@ -172,3 +172,16 @@ def test_check_fails_loudly_when_onnx_disagrees(cli_run, tmp_path, capsys):
     assert "fails parity" in err and "max |keras - onnx|" in err
     report = json.loads((bad / "parity.json").read_text())["model.onnx"]
     assert report["passed"] is False and report["heldout"]["max_abs_diff"] > 1e-4
+
+
+def test_data_list_and_show(capsys):
+    assert main(["data", "list", "--json"]) == 0
+    names = {d["name"] for d in json.loads(capsys.readouterr().out)}
+    assert names == {"brown-upos", "mr"}
+    assert main(["data", "show", "mr", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["train"]["sequences"], info["dev"]["sequences"], info["test"]["sequences"]) == (8451, 1059, 1058)
+    assert set(info["train"]["labels"]) == {"neg", "pos"}
+    assert main(["data", "show", "brown-upos"]) == 0
+    table = capsys.readouterr().out
+    assert "46,175 sequences" in table and "NOUN" in table
