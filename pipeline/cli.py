@@ -295,10 +295,15 @@ def cmd_export(args) -> int:
 # --------------------------------------------------------------------------- check
 
 
-def _configure_check(p):
+def add_export_args(p: argparse.ArgumentParser) -> None:
+    """The export folder, the model file in it, and the Keras run behind it (check, bench)."""
     p.add_argument("export", help="an export folder, e.g. export/pos")
-    p.add_argument("--model-file", default="model.onnx", help="which ONNX file in the folder to check")
+    p.add_argument("--model-file", default="model.onnx", help="which ONNX file in the folder (default model.onnx)")
     p.add_argument("--run", help="the Keras run folder (default: the one recorded in export.json)")
+
+
+def _configure_check(p):
+    add_export_args(p)
     p.add_argument("--atol", type=float, default=1e-4, help="max absolute probability difference (default 1e-4)")
     p.add_argument("--margin", type=float, default=1e-3,
                    help="label flips count as failures only where the top-2 margin exceeds this (default 1e-3)")
@@ -326,9 +331,7 @@ def cmd_check(args) -> int:
 
 
 def _configure_bench(p):
-    p.add_argument("export", help="an export folder, e.g. export/pos")
-    p.add_argument("--model-file", default="model.onnx")
-    p.add_argument("--run", help="the Keras run folder (default: the one recorded in export.json)")
+    add_export_args(p)
     p.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per cell (default 0.5)")
     p.add_argument("--no-keras", action="store_true", help="time ONNX Runtime only")
     add_json(p)

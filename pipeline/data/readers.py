@@ -36,9 +36,7 @@ with only the tag column / label replaced.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -111,25 +109,22 @@ def detect_format(path: Path | str, lines: list[str] | None = None) -> str:
     raise DataError(f"{path}: the first lines could be {' or '.join(found)}; pass --format to choose")
 
 
-def write_file(path: Path | str, split: Split, fmt: str) -> Path:
-    """Write ``split`` to ``path`` in format ``fmt`` (temp file, then rename)."""
+def render(split: Split, fmt: str) -> str:
+    """``split`` as the text of a ``fmt`` file (what :func:`write_file` writes)."""
     spec = _format(fmt)
     if spec.task != split.task:
         fits = ", ".join(f.name for f in FORMATS.values() if f.task == split.task)
         raise DataError(f"cannot write {split.task} data as {fmt} (a {spec.task} format); use {fits}")
-    text = spec.write(split)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return spec.write(split)
+
+
+def write_file(path: Path | str, split: Split, fmt: str) -> Path:
+    """Write ``split`` to ``path`` in format ``fmt`` (temp file, then rename)."""
+    from pipeline.artifacts import write_text
+
+    text = render(split, fmt)
+    write_text(path, text)
+    return Path(path)
 
 
 # ----------------------------------------------------------------------------- shared helpers
@@ -140,12 +135,6 @@ def _format(name: str) -> Format:
         return FORMATS[name]
     except KeyError:
         raise ConfigError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _read_lines(path: Path) -> list[str]:

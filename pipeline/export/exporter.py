@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pipeline.artifacts import atomic_path, replace_dir, write_json
+from pipeline.artifacts import replace_dir, write_json
 from pipeline.errors import ConfigError, ExportError
 from pipeline.export.contract import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, finalize
 
@@ -124,8 +124,7 @@ def export_run(
     staging.mkdir(parents=True)
     import onnx
 
-    with atomic_path(staging / "model.onnx") as tmp:
-        onnx.save(proto, tmp)
+    onnx.save(proto, staging / "model.onnx")  # the whole staging folder is renamed into place at the end
     shutil.copy2(run.files.vocab, staging / "vocab.json")
     shutil.copy2(run.files.labels, staging / "labels.json")
     write_json(staging / "export.json", {

@@ -11,7 +11,6 @@ text per line (``--format lines``) gives ``word/TAG`` lines for a tagger and
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
@@ -46,16 +45,6 @@ def _load_inputs(args, tokenize):
     return split.tokens, split, fmt
 
 
-def _render_lines(tokens, predictions, task) -> str:
-    out = io.StringIO()
-    for toks, pred in zip(tokens, predictions):
-        if task == "tagging":
-            out.write(" ".join(f"{w}/{t}" for w, t in zip(toks, pred)) + "\n")
-        else:
-            out.write(f"{pred[0]}\t{' '.join(toks)}\n")
-    return out.getvalue()
-
-
 def predict_command(args, emit) -> int:
     from pipeline.runtime.session import load
 
@@ -74,27 +63,17 @@ def predict_command(args, emit) -> int:
             data = [{"tokens": t, "label": p[0], "probabilities": p[1]} for t, p in zip(tokens, predictions)]
         emit(args, "", data)
         return 0
-    if split is None:
-        text = _render_lines(tokens, predictions, model.task)
-        if args.output:
-            from pipeline.artifacts import write_text
-
-            write_text(args.output, text)
-        else:
-            sys.stdout.write(text)
-        return 0
     from pipeline.data.corpus import Split
-    from pipeline.data.readers import write_file
+    from pipeline.data.readers import render
 
     labels = predictions if model.task == "tagging" else [p[0] for p in predictions]
-    predicted = Split(split.task, split.tokens, labels, split.source, dict(split.meta))
+    if split is None:  # raw texts: word/TAG lines for a tagger, label<TAB>text for a classifier
+        split, fmt = Split(model.task, tokens, labels), ("wordtag" if model.task == "tagging" else "tsv")
+    text = render(Split(split.task, split.tokens, labels, split.source, dict(split.meta)), fmt)
     if args.output:
-        write_file(args.output, predicted, fmt)
-    else:
-        import tempfile
+        from pipeline.artifacts import write_text
 
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "predictions"
-            write_file(out, predicted, fmt)
-            sys.stdout.write(out.read_text(encoding="utf-8"))
+        write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
     return 0
