@@ -187,9 +187,23 @@ def test_initial_state_argument_is_rejected_clearly():
         convert(model)
 
 
-def test_multi_input_models_are_rejected():
-    a = keras.Input((None,), dtype="int64")
-    b = keras.Input((None,), dtype="int64")
+def test_multi_input_models_need_an_ids_input():
+    a = keras.Input((None,), dtype="int64", name="words")
+    b = keras.Input((None,), dtype="int64", name="other")
     x = keras.layers.Concatenate()([keras.layers.Embedding(10, 3)(a), keras.layers.Embedding(10, 3)(b)])
-    with pytest.raises(ExportError, match="2 inputs"):
+    with pytest.raises(ExportError, match="name the keras.Input 'ids'"):
         convert(keras.Model([a, b], keras.layers.LSTM(4)(x)))
+
+
+def test_extra_integer_inputs_keep_their_names_and_ids_comes_first():
+    tags = keras.Input((None,), dtype="int64", name="tags")
+    ids = keras.Input((None,), dtype="int64", name="ids")
+    x = keras.layers.Concatenate()([keras.layers.Embedding(10, 3, mask_zero=True)(ids),
+                                    keras.layers.Embedding(5, 2)(tags)])
+    model = keras.Model([tags, ids], keras.layers.LSTM(4)(x))
+    proto = convert(model)
+    assert [i.name for i in proto.graph.input] == ["ids", "tags"]
+    feeds = {"ids": np.array([[3, 4, 0]]), "tags": np.array([[1, 2, 0]])}
+    got = ort.InferenceSession(proto.SerializeToString()).run(None, feeds)[0]
+    want = model({"ids": feeds["ids"], "tags": feeds["tags"]})
+    assert np.abs(got - np.asarray(want)).max() < 1e-5

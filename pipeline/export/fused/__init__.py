@@ -79,25 +79,15 @@ def convert(model, *, opset: int = OPSET, metadata: dict | None = None, simplern
     type) that cannot be converted.
     """
     from pipeline.export.fused.graph import GraphBuilder
-    from pipeline.export.fused.values import Value
     from pipeline.export.fused.walk import convert_graph, functional_of
 
     if opset < MIN_OPSET:
         raise ExportError(f"the fused exporter writes opset {MIN_OPSET} or newer; got opset={opset}")
     functional = functional_of(model)
-    if len(functional.inputs) != 1:
-        raise ExportError(f"model {model.name!r} has {len(functional.inputs)} inputs; rnnx models take one "
-                          f"({INPUT_NAME}: int64 [batch, time])")
-    keras_input = functional.inputs[0]
-    if len(keras_input.shape) != 2:
-        raise ExportError(f"model input has shape {keras_input.shape}; expected [batch, time] token ids")
-
     g = GraphBuilder()
     ctx = Context(g, Options(simplernn=simplernn, simplernn_rnn_max_batch=simplernn_rnn_max_batch))
-    ids = Value(g.reserve(INPUT_NAME), rank=2, dtype=np.int64)
-    want = _dtype(keras_input.dtype)
+    values, graph_inputs = _inputs(ctx, functional, model.name)
     out_names = [g.reserve(OUTPUT_NAME if i == 0 else f"{OUTPUT_NAME}_{i}") for i in range(len(functional.outputs))]
-    values = {id(keras_input): ctx.cast(ids, want)}
     convert_graph(ctx, functional, values)
     finals = [_output_value(ctx, kt, values) for kt in functional.outputs]
     outputs = []
@@ -108,9 +98,41 @@ def convert(model, *, opset: int = OPSET, metadata: dict | None = None, simplern
         dims = ["batch"] + (["time"] if v.rank >= 3 else []) + list(kt.shape[2 if v.rank >= 3 else 1:])
         dims = [d if d is not None else f"dim{i}" for i, d in enumerate(dims)]
         outputs.append(GraphBuilder.output(name, np.float32, dims))
-    proto = g.model([GraphBuilder.input(INPUT_NAME, np.int64, ["batch", "time"])], outputs, opset=opset,
-                    name=model.name)
+    for extra in ctx.extra_outputs:
+        g.op_into("Identity", [ctx.keras_layout(extra.value).name], [g.reserve(extra.name)])
+        outputs.append(GraphBuilder.output(extra.name, extra.value.dtype, extra.dims))
+    proto = g.model(graph_inputs, outputs, opset=opset, name=model.name)
     return finalize(proto, {**(metadata or {}), "engine": "fused"})
+
+
+def _inputs(ctx: Context, functional, model_name: str):
+    """Graph inputs for the model's inputs: ``ids`` first, then extra integer inputs (``chars``).
+
+    Every input keeps its Keras name; ``ids`` must be ``[batch, time]``, extra inputs
+    are integer tensors of rank >= 2 (``chars``: ``[batch, time, chars]``).
+    """
+    from pipeline.export.fused.graph import GraphBuilder
+    from pipeline.export.fused.values import Value
+
+    names = [kt.name for kt in functional.inputs]
+    if INPUT_NAME not in names and len(names) == 1:
+        names = [INPUT_NAME]  # a single unnamed input is the ids
+    if INPUT_NAME not in names:
+        raise ExportError(f"model {model_name!r} has inputs {names}; rnnx models read {INPUT_NAME}: int64 "
+                          "[batch, time] (name the keras.Input 'ids')")
+    values, graph_inputs = {}, []
+    for kt, name in zip(functional.inputs, names):
+        rank = len(kt.shape)
+        if name == INPUT_NAME and rank != 2:
+            raise ExportError(f"model input {name} has shape {kt.shape}; expected [batch, time] token ids")
+        if name != INPUT_NAME and (rank < 2 or _dtype(kt.dtype) != np.int64):
+            raise ExportError(f"model input {name} has shape {kt.shape} and dtype {kt.dtype}; the fused exporter "
+                              "takes integer inputs of shape [batch, time, ...]")
+        dims = ["batch", "time"] + [f"{name}_dim{i}" for i in range(2, rank)]
+        graph_inputs.append(GraphBuilder.input(ctx.g.reserve(name), np.int64, dims))
+        values[id(kt)] = ctx.cast(Value(name, rank=rank, dtype=np.int64), _dtype(kt.dtype))
+    order = sorted(range(len(names)), key=lambda i: names[i] != INPUT_NAME)
+    return values, [graph_inputs[i] for i in order]
 
 
 def _dtype(keras_dtype):

@@ -48,11 +48,27 @@ class Options:
             raise ExportError(f"simplernn_rnn_max_batch must be >= 0, got {self.simplernn_rnn_max_batch}")
 
 
+@dataclass(frozen=True)
+class ExtraOutput:
+    """A graph output a converter adds beside the model's own (a CRF layer's decoded ``tags``)."""
+
+    name: str
+    value: Value
+    dims: list
+
+
 class Context:
     def __init__(self, builder: GraphBuilder, options: Options):
         self.g = builder
         self.options = options
+        self.extra_outputs: list[ExtraOutput] = []
         self._cache: dict[tuple, object] = {}
+
+    def add_output(self, name: str, value: Value, dims: list) -> None:
+        """Expose ``value`` as graph output ``name`` (written in the Keras layout), e.g. ``tags``."""
+        if any(o.name == name for o in self.extra_outputs):
+            raise ExportError(f"two layers both want to write the graph output {name!r}")
+        self.extra_outputs.append(ExtraOutput(name, value, list(dims)))
 
     # -- errors ----------------------------------------------------------------
     @staticmethod
