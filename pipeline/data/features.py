@@ -1,0 +1,96 @@
+"""What a model reads for a sentence: word ids, and the characters of each word when it has a character CNN.
+
+An :class:`Encoder` turns tokens into one encoded sequence and a batch of them
+into the model's inputs. A word-level model reads one int64 array ``ids
+[batch, time]``; a model with character features reads ``{"ids": ..., "chars":
+[batch, time, chars]}``. Every place that feeds a model (training, evaluation,
+parity checks, the ONNX runtime) goes through the same two calls::
+
+    >>> from pipeline.data.vocab import Vocabulary
+    >>> from pipeline.data.chars import CharVocab
+    >>> words = Encoder(Vocabulary.build([["a", "cat"]]))
+    >>> words.collate([words.encode(["a", "cat"]), words.encode(["dog"])]).tolist()
+    [[2, 3], [1, 0]]
+    >>> both = Encoder(Vocabulary.build([["a", "cat"]]), CharVocab.build([["a", "cat"]], min_freq=1))
+    >>> batch = both.collate([both.encode(["a", "cat"]), both.encode(["dog"])])
+    >>> batch["ids"].tolist(), batch["chars"].shape, both.input_names
+    ([[2, 3], [1, 0]], (2, 2, 3), ['ids', 'chars'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.data.batching import pad
+from pipeline.data.chars import CharVocab, pad_chars
+from pipeline.data.vocab import Vocabulary
+
+IDS = "ids"
+CHARS = "chars"
+
+
+class Encoded(tuple):
+    """``(ids, chars)`` of one sentence; ``len()`` is its number of tokens."""
+
+    __slots__ = ()
+
+    def __new__(cls, ids: list[int], chars: list[list[int]]):
+        return super().__new__(cls, (ids, chars))
+
+    def __len__(self) -> int:
+        return len(self[0])
+
+    @property
+    def ids(self) -> list[int]:
+        return self[0]
+
+    @property
+    def chars(self) -> list[list[int]]:
+        return self[1]
+
+
+@dataclass
+class Encoder:
+    """Tokens -> model inputs, for the vocabularies a model was trained with."""
+
+    vocab: Vocabulary
+    chars: CharVocab | None = None
+
+    @property
+    def input_names(self) -> list[str]:
+        return [IDS, CHARS] if self.chars is not None else [IDS]
+
+    def encode(self, tokens: Sequence[str]):
+        """One sentence: a list of word ids, or :class:`Encoded` when the model reads characters."""
+        ids = self.vocab.encode(tokens)
+        if self.chars is None:
+            return ids
+        return Encoded(ids, self.chars.encode(tokens))
+
+    def encode_all(self, sentences: Sequence[Sequence[str]]) -> list:
+        return [self.encode(t) for t in sentences]
+
+    def collate(self, batch: Sequence, min_width: int = 1):
+        """Right-padded model inputs for encoded sentences (an array, or a dict of arrays)."""
+        return collate(batch, min_width=min_width)
+
+
+def collate(batch: Sequence, min_width: int = 1):
+    """Pad encoded sentences: lists of ids -> int64 ``[batch, time]``; :class:`Encoded` -> dict of inputs."""
+    if batch and isinstance(batch[0], Encoded):
+        ids = pad([e.ids for e in batch], min_width=min_width)
+        return {IDS: ids, CHARS: pad_chars([e.chars for e in batch], time=ids.shape[1])}
+    return pad(batch, min_width=min_width)
+
+
+def ids_of(x) -> np.ndarray:
+    """The word ids of a collated batch (which carry the padding)."""
+    return x[IDS] if isinstance(x, dict) else x
+
+
+def as_feeds(x) -> dict[str, np.ndarray]:
+    """A collated batch as named inputs (``{"ids": ...}`` for word-level models)."""
+    return dict(x) if isinstance(x, dict) else {IDS: x}
