@@ -131,6 +131,11 @@ def _configure_train(p):
     p.add_argument("--units", type=int, default=128)
     p.add_argument("--embedding-dim", type=int, default=100)
     p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--chars", action="store_true",
+                   help="add character-CNN word features (Ma & Hovy 2016): the tagger can read unknown words")
+    p.add_argument("--char-filters", type=int, default=50, help="character CNN filters (with --chars)")
+    p.add_argument("--crf", action="store_true",
+                   help="taggers: a linear-chain CRF output layer, Viterbi-decoded (also in the exported graph)")
     p.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--min-freq", type=int, default=1, help="keep words seen at least this often (others -> unknown)")
     p.add_argument("--max-vocab", type=int)
@@ -167,7 +172,8 @@ def cmd_train(args) -> int:
         name=args.name, data=args.data, data_format=args.data_format, column=args.column, dev=args.dev,
         test=args.test,
         model=ModelConfig(task=task, cell=args.cell, bidirectional=args.bidirectional, layers=args.layers,
-                          units=args.units, embedding_dim=args.embedding_dim, dropout=args.dropout),
+                          units=args.units, embedding_dim=args.embedding_dim, dropout=args.dropout,
+                          chars=args.chars, char_filters=args.char_filters, crf=args.crf),
         options=TrainOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                              patience=args.patience, seed=args.seed, lowercase=args.lowercase,
                              min_freq=args.min_freq, max_vocab=args.max_vocab, train_limit=args.limit,
@@ -254,7 +260,7 @@ def cmd_evaluate(args) -> int:
         split, prefix = splits[args.split], f"eval_{args.split}"
     if split.task != run.task:
         raise RnnxError(f"{split.source} holds {split.task} data but {args.run} is a {run.task} model")
-    report = evaluate_model(run.model, run.vocab, run.labels, split, out_dir=run.files.root, prefix=prefix)
+    report = evaluate_model(run.model, run.encoder, run.labels, split, out_dir=run.files.root, prefix=prefix)
     write_json(run.files.root / f"{prefix}.json", report)
     emit(args, format_report(report), report)
     return 0

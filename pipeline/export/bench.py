@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from pipeline.artifacts import package_versions, read_json, update_json
-from pipeline.runtime.batches import pad_batch
+from pipeline.data.features import as_feeds, collate, ids_of
 
 BATCH_SIZES = (1, 8, 32)
 LENGTH_CLASSES = {"short": 10, "median": 50, "long": 90}
@@ -86,13 +86,16 @@ def runners(folder: Path, run, model_file: str, keras: bool = True) -> dict[str,
     out: dict[str, Callable] = {}
     for label, threads in (("ort-1t", 1), ("ort-all", None)):
         sess = make_session(folder / model_file, threads)
-        name = sess.get_inputs()[0].name
-        out[label] = lambda ids, s=sess, n=name: s.run(None, {n: ids})
+        names = [i.name for i in sess.get_inputs()]
+        if len(names) == 1:
+            out[label] = lambda ids, s=sess, n=names[0]: s.run(None, {n: ids})
+        else:  # every output (a CRF tagger's decoded tags included) is part of the timed call
+            out[label] = lambda x, s=sess: s.run(None, as_feeds(x))
     if keras:
         from pipeline.train.evaluate import keras_batch_fn
 
         out["keras-tf.function"] = keras_batch_fn(run.model)
-        out["keras-predict"] = lambda ids: run.model.predict(ids, batch_size=len(ids), verbose=0)
+        out["keras-predict"] = lambda x: run.model.predict(x, batch_size=len(ids_of(x)), verbose=0)
     return out
 
 
@@ -105,17 +108,18 @@ def bench_export(folder: Path | str, *, model_file: str = "model.onnx", budget_s
     info = read_json(folder / "export.json")
     run = find_run(info, run_path)
     _, split = heldout_split(run)
-    ids = [run.vocab.encode(t) for t in split.tokens]
-    lengths = [len(s) for s in ids]
+    encoded = run.encoder.encode_all(split.tokens)
+    lengths = [len(s) for s in encoded]
     fns = runners(folder, run, model_file, keras)
     rows = []
     for batch in batch_sizes:
         for length_name, pct in LENGTH_CLASSES.items():
             target = int(np.percentile(lengths, pct))
             idx = pick_batch(lengths, target, batch)
-            x = pad_batch([ids[i] for i in idx])
+            x = collate([encoded[i] for i in idx])
             tokens = int(sum(lengths[i] for i in idx))
-            row = {"batch": batch, "length": length_name, "tokens_per_row": target, "padded_shape": list(x.shape)}
+            row = {"batch": batch, "length": length_name, "tokens_per_row": target,
+                   "padded_shape": list(ids_of(x).shape)}
             for label, fn in fns.items():
                 row[label] = latency_stats(time_calls(lambda: fn(x), budget_s=budget_s), tokens)
             rows.append(row)

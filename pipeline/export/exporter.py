@@ -30,6 +30,9 @@ from pipeline.export.contract import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME,
 def _tf2onnx(run):
     from pipeline.export.tf2onnx_export import export_tf2onnx
 
+    if _structured(run.model_config):
+        raise ExportError(f"{run.files.root} has {_structured(run.model_config)}: the tf2onnx engine exports "
+                          "word-level softmax models only; use --engine fused (or auto)")
     return export_tf2onnx(run.model, keras_path=run.files.model)
 
 
@@ -66,12 +69,21 @@ class ExportResult:
     note: str = ""
 
 
+def _structured(cfg) -> str:
+    """What makes a model more than ids -> softmax (character input, CRF decoding), or ``""``."""
+    parts = (["character features"] if cfg.chars else []) + (["a CRF output layer"] if cfg.crf else [])
+    return " and ".join(parts)
+
+
 def choose_engine(run, engine: str) -> tuple[str, str]:
     """The engine to use and a one-line reason when ``auto`` fell back."""
     if engine == "auto":
         gaps = _fused_gaps(run)
         if not gaps:
             return "fused", ""
+        if _structured(run.model_config):
+            raise ExportError(f"{run.files.root} has {_structured(run.model_config)}, which only the fused "
+                              f"exporter writes, and it does not cover: {', '.join(gaps)}")
         return "tf2onnx", f"fused exporter does not cover: {', '.join(gaps)}; using tf2onnx"
     if engine not in ENGINES:
         raise ConfigError(f"--engine {engine!r} is not known; choose auto, {', '.join(ENGINES)}")
@@ -101,6 +113,29 @@ def model_metadata(run, engine: str) -> dict[str, object]:
     }
 
 
+def input_specs(cfg) -> list[dict]:
+    """The graph inputs a model of ``cfg`` reads, in order."""
+    specs = [{"name": INPUT_NAME, "dtype": "int64", "shape": ["batch", "time"], "padding": "right, 0",
+              "what": "word ids from vocab.json (1 = unknown word)"}]
+    if cfg.chars:
+        specs.append({"name": "chars", "dtype": "int64", "shape": ["batch", "time", "chars"], "padding": "right, 0",
+                      "what": "each word's character ids from chars.json (1 = unknown character); rows of a "
+                              "padding word are all 0; words longer than max_word_chars keep their first and "
+                              "last max_word_chars/2 characters"})
+    return specs
+
+
+def output_specs(cfg) -> list[dict]:
+    """The graph outputs a model of ``cfg`` writes, in order."""
+    shape = ["batch", "time", "labels"] if cfg.task == "tagging" else ["batch", "labels"]
+    specs = [{"name": OUTPUT_NAME, "dtype": "float32", "shape": shape, "what": "label probabilities"}]
+    if cfg.crf:
+        specs[0]["what"] = "per-token label probabilities before the CRF (the CRF's emission scores are their logs)"
+        specs.append({"name": "tags", "dtype": "int64", "shape": ["batch", "time"],
+                      "what": "the CRF's best tag sequence (Viterbi), label ids; 0 at padding"})
+    return specs
+
+
 def export_run(
     run_path: Path | str, *, out_root: Path | str = "export", engine: str = "auto", name: str | None = None,
     force: bool = True, text: bool = True, quantize: str | None = None, ort: bool = False,
@@ -114,6 +149,16 @@ def export_run(
     final = Path(out_root) / name
     if final.exists() and not force:
         raise ConfigError(f"{final} exists; pass --force to replace it")
+    structured = _structured(run.model_config)
+    if structured and (quantize or ort):
+        raise ConfigError(f"{run.files.root} has {structured}: --quantize and --ort are not available for such "
+                          "models yet; export without them")
+    text_note = ""
+    if structured and text:
+        text = False
+        text_note = (f"no model.text.onnx: the model has {structured}; standard ONNX has no operator that splits "
+                     "a string into characters, and the text front end reads probs, not CRF tags. Feed "
+                     "model.onnx from the runtime (pipeline.runtime), which encodes words and characters.")
     chosen, note = choose_engine(run, engine)
     proto = ENGINES[chosen](run)
     finalize(proto, model_metadata(run, chosen))
@@ -127,6 +172,8 @@ def export_run(
     onnx.save(proto, staging / "model.onnx")  # the whole staging folder is renamed into place at the end
     shutil.copy2(run.files.vocab, staging / "vocab.json")
     shutil.copy2(run.files.labels, staging / "labels.json")
+    if run.model_config.chars:
+        shutil.copy2(run.files.chars, staging / "chars.json")
     write_json(staging / "export.json", {
         "name": name,
         "source_run": str(run.files.root.resolve()),
@@ -139,6 +186,9 @@ def export_run(
         "input": {"name": INPUT_NAME, "dtype": "int64", "shape": ["batch", "time"], "padding": "right, 0"},
         "output": {"name": OUTPUT_NAME, "dtype": "float32",
                    "shape": ["batch", "time", "labels"] if run.task == "tagging" else ["batch", "labels"]},
+        "inputs": input_specs(run.model_config),
+        "outputs": output_specs(run.model_config),
+        "text_note": text_note,
         "files": {"model.onnx": (staging / "model.onnx").stat().st_size},
         "data": {k: run.config.get(k) for k in ("data", "data_format", "column", "test")},
         "tokenizer": tokenizer_settings(run.vocab),

@@ -27,6 +27,7 @@ import numpy as np
 
 from pipeline.artifacts import read_json, update_json
 from pipeline.errors import ParityError, RnnxError
+from pipeline.data.features import Encoded, collate, ids_of
 from pipeline.runtime.batches import pad_batch, run_batched
 
 
@@ -91,8 +92,13 @@ def heldout_split(run):
     return name, splits[name]
 
 
-def random_batches(vocab_size: int, *, count: int, seed: int = 0) -> list[np.ndarray]:
-    """Padded id batches of random size and ragged random lengths (1..200)."""
+def random_batches(vocab_size: int, *, count: int, seed: int = 0, num_chars: int = 0) -> list:
+    """Padded id batches of random size and ragged random lengths (1..200).
+
+    With ``num_chars`` (a character-CNN model) each batch is ``{"ids", "chars"}``:
+    every word gets 1..30 random character ids (unknown characters included), so
+    words longer than any seen in training are exercised too.
+    """
     rng = np.random.default_rng(seed)
     out = []
     for k in range(count):
@@ -102,14 +108,31 @@ def random_batches(vocab_size: int, *, count: int, seed: int = 0) -> list[np.nda
         if k % 2:
             lengths[-1] = 200
         rows = [rng.integers(1, vocab_size, size=int(n)) for n in lengths]
-        out.append(pad_batch(rows))
+        if not num_chars:
+            out.append(pad_batch(rows))
+            continue
+        words = [[rng.integers(1, num_chars, size=int(rng.integers(1, 31))).tolist() for _ in row] for row in rows]
+        out.append(collate([Encoded(row.tolist(), w) for row, w in zip(rows, words)]))
     return out
 
 
-def _positions(probs: np.ndarray, ids: np.ndarray, task: str) -> np.ndarray:
+def _positions(probs: np.ndarray, x, task: str) -> np.ndarray:
     if task == "tagging":
-        return probs[ids != 0]
+        return probs[ids_of(x) != 0]
     return probs
+
+
+def _keras_viterbi(model, probs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    from pipeline.models.crf import decode
+
+    return decode(model, probs, lengths)
+
+
+def _tag_mismatches(ref_tags: list, got_tags: list) -> dict:
+    """Exact comparison of decoded tag sequences (CRF taggers)."""
+    sequences = sum(not np.array_equal(r, g) for r, g in zip(ref_tags, got_tags))
+    tokens = sum(int((np.asarray(r) != np.asarray(g)).sum()) for r, g in zip(ref_tags, got_tags))
+    return {"sequences_compared": len(ref_tags), "sequences_differing": int(sequences), "tokens_differing": tokens}
 
 
 def check_export(
@@ -124,7 +147,7 @@ def check_export(
 ) -> dict:
     from pipeline.export.parity_keras import keras_side
     from pipeline.runtime.session import ExportedModel
-    from pipeline.train.evaluate import decode_predictions, score
+    from pipeline.train.evaluate import decode_model_predictions, decode_predictions, score
 
     folder = Path(folder)
     info = read_json(folder / "export.json")
@@ -135,25 +158,44 @@ def check_export(
     split_name, split = heldout_split(run)
     if limit:
         split = split.head(limit)
-    ids = [run.vocab.encode(t) for t in split.tokens]
-    ref = run_batched(keras_fn, ids, task=task, batch_size=32)
-    got = run_batched(onnx_model.run_ids, ids, task=task, batch_size=32)
+    encoded = run.encoder.encode_all(split.tokens)
+    ref = run_batched(keras_fn, encoded, task=task, batch_size=32, collate=collate)
+    got = run_batched(onnx_model.run, encoded, task=task, batch_size=32, collate=collate)
     held = Comparison()
     for i, (r, g) in enumerate(zip(ref, got)):
         held.add(np.atleast_2d(r), np.atleast_2d(g), f"{split.source} sequence {i}", tol.margin)
     names = run.labels.names
-    accuracy = {}
-    for runtime, probs in (("keras", ref), ("onnxruntime", got)):
-        report = score(split, decode_predictions(probs, names, task), run.vocab, run.labels)
-        accuracy[runtime] = report["accuracy"]
+    predictions = {"keras": decode_model_predictions(run.model, ref, names, task),
+                   "onnxruntime": decode_predictions(got, names, task)}
+    tags = None
+    if onnx_model.has_tags:
+        paths = run_batched(onnx_model.run_tags, encoded, task=task, batch_size=32, collate=collate)
+        predictions["onnxruntime"] = [[names[int(i)] for i in p] for p in paths]
+        tags = _tag_mismatches(predictions["keras"], predictions["onnxruntime"])
+    accuracy = {runtime: score(split, predicted, run.vocab, run.labels)["accuracy"]
+                for runtime, predicted in predictions.items()}
 
     rand = Comparison()
-    for b, batch in enumerate(random_batches(run.vocab.size, count=random_count)):
-        r = _positions(np.asarray(keras_fn(batch)), batch, task)
-        g = _positions(onnx_model.run_ids(batch), batch, task)
-        rand.add(r, g, f"random batch {b} (shape {batch.shape[0]}x{batch.shape[1]})", tol.margin)
+    rand_tags = {"sequences_compared": 0, "sequences_differing": 0, "tokens_differing": 0}
+    for b, batch in enumerate(random_batches(run.vocab.size, count=random_count,
+                                             num_chars=run.model_config.num_chars if run.model_config.chars else 0)):
+        ref_probs = np.asarray(keras_fn(batch))
+        shape = "x".join(str(d) for d in ids_of(batch).shape)
+        rand.add(_positions(ref_probs, batch, task), _positions(onnx_model.run(batch), batch, task),
+                 f"random batch {b} (shape {shape})", tol.margin)
+        if onnx_model.has_tags:
+            lengths = (ids_of(batch) != 0).sum(axis=1)
+            ref_paths = [p[:n] for p, n in zip(_keras_viterbi(run.model, ref_probs, lengths), lengths)]
+            got_paths = [p[:n] for p, n in zip(onnx_model.run_tags(batch), lengths)]
+            for key, value in _tag_mismatches(ref_paths, got_paths).items():
+                rand_tags[key] += value
 
     failures = []
+    if tags is not None:
+        for label, found in (("held-out", tags), ("random", rand_tags)):
+            if found["sequences_differing"]:
+                failures.append(f"{label}: CRF tags differ from Keras's Viterbi decoding in "
+                                f"{found['sequences_differing']} of {found['sequences_compared']} sequences")
     for label, comp in (("held-out", held), ("random", rand)):
         if comp.max_diff > tol.atol:
             failures.append(f"{label}: max |keras - onnx| = {comp.max_diff:.3g} > {tol.atol:g} at {comp.worst['where']}")
@@ -166,8 +208,8 @@ def check_export(
         "task": task,
         "tolerance": {"atol": tol.atol, "margin": tol.margin},
         "heldout": {"split": f"{split_name}: {split.source}", "sequences": len(split), **held.summary(),
-                    "accuracy": accuracy},
-        "random": {"batches": random_count, **rand.summary()},
+                    "accuracy": accuracy, **({"crf_tags": tags} if tags is not None else {})},
+        "random": {"batches": random_count, **rand.summary(), **({"crf_tags": rand_tags} if tags is not None else {})},
         "passed": not failures,
         "failures": failures,
     }

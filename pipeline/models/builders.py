@@ -3,9 +3,18 @@
 Both share one encoder::
 
     ids [batch, time] (0 = padding, 1 = unknown word)
-      -> Embedding(mask_zero=True) -> Dropout
+      -> Embedding(mask_zero=True)
+         [ ++ CharCNN(chars [batch, time, chars])   with cfg.chars ]
+      -> Dropout
       -> N x (SimpleRNN | LSTM | GRU, optionally Bidirectional(concat)) -> Dropout
       -> Dense(softmax)
+         [ -> CRF   with cfg.crf: a CRFTagger, trained on the CRF likelihood ]
+
+With ``chars`` every word is also read character by character (Ma & Hovy 2016):
+what lets a tagger label words it never saw. With ``crf`` the softmax output
+stays the model's output (per-token label probabilities) and the CRF layer on
+top holds the tag-transition scores; the best tag sequence comes from Viterbi
+decoding (:func:`pipeline.models.crf.viterbi`, and inside the exported graph).
 
 A tagger keeps ``return_sequences=True`` on every recurrent layer and predicts a
 label per token. A classifier's last recurrent layer returns only its final
@@ -57,7 +66,18 @@ def build_model(cfg: ModelConfig):
     if cfg.num_labels < 2:
         raise ConfigError(f"a model needs at least 2 labels, got {cfg.num_labels}")
     ids = keras.Input(shape=(None,), dtype="int64", name="ids")
+    inputs = [ids]
     x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True, name="embedding")(ids)
+    if cfg.chars:
+        from pipeline.models.chars import CharCNN
+
+        if cfg.num_chars < 3:
+            raise ConfigError(f"num_chars must be at least 3 (padding, unknown, one character), got {cfg.num_chars}")
+        chars = keras.Input(shape=(None, None), dtype="int64", name="chars")
+        inputs.append(chars)
+        words = CharCNN(cfg.num_chars, char_dim=cfg.char_dim, filters=cfg.char_filters, width=cfg.char_width,
+                        name="char_cnn")(chars)
+        x = keras.layers.Concatenate(name="word_features")([x, words])
     x = keras.layers.Dropout(cfg.dropout, name="embedding_dropout")(x)
     for i in range(cfg.layers):
         last = i == cfg.layers - 1
@@ -66,4 +86,9 @@ def build_model(cfg: ModelConfig):
         x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
     probs = keras.layers.Dense(cfg.num_labels, activation="softmax", dtype="float32", name="probs")(x)
     name = f"rnnx_{cfg.task}_{'bi' if cfg.bidirectional else ''}{cfg.cell}"
-    return keras.Model(ids, probs, name=name)
+    model_inputs = inputs if len(inputs) > 1 else ids
+    if cfg.crf:
+        from pipeline.models.crf import CRF, CRFTagger
+
+        return CRFTagger(inputs=model_inputs, outputs=CRF(cfg.num_labels, name="crf")(probs), name=name + "_crf")
+    return keras.Model(model_inputs, probs, name=name)

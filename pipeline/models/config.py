@@ -3,6 +3,12 @@
 >>> cfg = ModelConfig(task="tagging", cell="lstm", bidirectional=True)
 >>> cfg.describe()
 'BiLSTM tagger (1 layer x 128 units, embedding 100)'
+>>> ModelConfig(task="tagging", chars=True, crf=True).describe()
+'BiLSTM-CNN-CRF tagger (1 layer x 128 units, embedding 100, character CNN 50 filters)'
+>>> ModelConfig(task="classification", crf=True)
+Traceback (most recent call last):
+...
+pipeline.errors.ConfigError: crf is for taggers (one label per token); a classifier has one label per text
 >>> ModelConfig(task="tagging", cell="rnn")
 Traceback (most recent call last):
 ...
@@ -31,6 +37,12 @@ class ModelConfig:
     dropout: float = 0.25
     vocab_size: int = 0  # filled in from the vocabulary
     num_labels: int = 0  # filled in from the label set
+    chars: bool = False  # character CNN word features (Ma & Hovy 2016), concatenated with the word embedding
+    char_dim: int = 30
+    char_filters: int = 50
+    char_width: int = 3
+    num_chars: int = 0  # filled in from the character vocabulary
+    crf: bool = False  # linear-chain CRF output (taggers): CRF log-likelihood, Viterbi decoding
 
     def __post_init__(self) -> None:
         checks = {
@@ -40,6 +52,9 @@ class ModelConfig:
             "units": (int(self.units) >= 1, "at least 1"),
             "embedding_dim": (int(self.embedding_dim) >= 1, "at least 1"),
             "dropout": (0.0 <= float(self.dropout) < 1.0, "in [0, 1)"),
+            "char_dim": (int(self.char_dim) >= 1, "at least 1"),
+            "char_filters": (int(self.char_filters) >= 1, "at least 1"),
+            "char_width": (int(self.char_width) >= 1 and int(self.char_width) % 2 == 1, "an odd number >= 1"),
         }
         for name, (ok, want) in checks.items():
             if not ok:
@@ -47,14 +62,18 @@ class ModelConfig:
                 if name in ("task", "cell"):
                     raise ConfigError(f"{name} {value!r} is not known; choose {want}")
                 raise ConfigError(f"{name} must be {want}, got {value!r}")
+        if self.crf and self.task != "tagging":
+            raise ConfigError("crf is for taggers (one label per token); a classifier has one label per text")
 
     def describe(self) -> str:
         prefix = "Bi" if self.bidirectional else ""
         role = "tagger" if self.task == "tagging" else "classifier"
         layer_word = "layer" if self.layers == 1 else "layers"
+        suffix = ("-CNN" if self.chars else "") + ("-CRF" if self.crf else "")
+        extras = f", character CNN {self.char_filters} filters" if self.chars else ""
         return (
-            f"{prefix}{CELL_TITLES[self.cell]} {role} ({self.layers} {layer_word} x {self.units} units, "
-            f"embedding {self.embedding_dim})"
+            f"{prefix}{CELL_TITLES[self.cell]}{suffix} {role} ({self.layers} {layer_word} x {self.units} units, "
+            f"embedding {self.embedding_dim}{extras})"
         )
 
     def to_json(self) -> dict:

@@ -30,16 +30,19 @@ def run_batched(
     *,
     task: str,
     batch_size: int = 32,
+    collate: Callable = pad_batch,
 ) -> list[np.ndarray]:
     """Apply ``fn`` (``ids[batch, time] -> probs``) to every sequence.
 
     Tagging results are cut back to each sequence's length (``[len, labels]``);
-    classification results are one ``[labels]`` vector per sequence.
+    classification results are one ``[labels]`` vector per sequence. ``collate``
+    builds ``fn``'s input from a batch of sequences (default: right-padded ids;
+    :func:`pipeline.data.features.collate` also handles character inputs).
     """
     results: list[np.ndarray | None] = [None] * len(seqs)
     for idx in bucket_batches([len(s) for s in seqs], batch_size, shuffle=False):
         batch = [seqs[i] for i in idx]
-        probs = np.asarray(fn(pad_batch(batch)))
+        probs = np.asarray(fn(collate(batch)))
         for row, i in enumerate(idx):
             results[i] = probs[row, : len(seqs[i])] if task == "tagging" else probs[row]
     return results  # type: ignore[return-value]

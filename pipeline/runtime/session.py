@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from pipeline.data.chars import CharVocab
+from pipeline.data.features import Encoder, as_feeds, collate
 from pipeline.data.vocab import Labels, Vocabulary
 from pipeline.errors import RnnxError
 from pipeline.runtime.batches import run_batched
@@ -55,23 +57,55 @@ class ExportedModel:
         self.info = _read(self.folder / "export.json")
         self.vocab = Vocabulary.from_json(_read(self.folder / "vocab.json"))
         self.labels = Labels.from_json(_read(self.folder / "labels.json"))
+        model_cfg = self.info.get("model", {})
+        chars = CharVocab.from_json(_read(self.folder / "chars.json")) if model_cfg.get("chars") else None
+        self.encoder = Encoder(self.vocab, chars)
         self.task: str = self.info["task"]
         self.model_path = self.folder / model_file
         if not self.model_path.exists():
             raise RnnxError(f"{self.model_path} is missing; re-run `rnnx export`")
         self.session = make_session(self.model_path, threads)
         self.input_name = self.session.get_inputs()[0].name
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.has_tags = "tags" in self.output_names  # a CRF tagger: the graph decodes the best tag sequence
 
     @classmethod
     def load(cls, folder: Path | str, **kwargs) -> "ExportedModel":
         return cls(folder, **kwargs)
 
     def run_ids(self, ids: np.ndarray) -> np.ndarray:
-        """Raw call: right-padded int64 ``ids[batch, time]`` -> probabilities."""
-        ids = np.asarray(ids)
-        if ids.ndim != 2:
-            raise RnnxError(f"ids must be a 2-D [batch, time] array, got shape {ids.shape}")
-        return self.session.run(None, {self.input_name: ids.astype(np.int64, copy=False)})[0]
+        """Raw call: right-padded int64 ``ids[batch, time]`` -> probabilities (word-level models)."""
+        return self.run(ids)
+
+    def run(self, x, output: str = "probs") -> np.ndarray:
+        """Raw call on collated inputs (:meth:`Encoder.collate`): ``ids`` or ``{"ids", "chars"}`` -> one output."""
+        feeds = self._feeds(x)
+        name = output if output in self.output_names else self.output_names[0]
+        return self.session.run([name], feeds)[0]
+
+    def run_tags(self, x) -> np.ndarray:
+        """A CRF tagger's decoded label ids ``[batch, time]`` for collated inputs."""
+        if not self.has_tags:
+            raise RnnxError(f"{self.model_path} has no tags output: it is not a CRF tagger")
+        return self.run(x, output="tags")
+
+    def _feeds(self, x) -> dict:
+        feeds = {k: np.asarray(v) for k, v in as_feeds(x).items()}
+        missing = [n for n in self.input_names if n not in feeds]
+        if missing:
+            raise RnnxError(f"{self.model_path} reads inputs {self.input_names}; missing {missing} (encode tokens "
+                            "with this model's encoder: ExportedModel.encoder)")
+        layouts = {"ids": "2-D [batch, time]", "chars": "3-D [batch, time, chars]"}
+        for name in self.input_names:
+            arr = feeds[name]
+            if name in layouts and arr.ndim != int(layouts[name][0]):
+                raise RnnxError(f"{name} must be a {layouts[name]} array, got shape {arr.shape}")
+            feeds[name] = arr.astype(np.int64, copy=False)
+        if "chars" in feeds and feeds["chars"].shape[:2] != feeds["ids"].shape:
+            raise RnnxError(f"chars has shape {feeds['chars'].shape}; its first two axes must match ids "
+                            f"{feeds['ids'].shape}")
+        return {n: feeds[n] for n in self.input_names}
 
     def tokenize(self, text: str) -> list[str]:
         """Split raw text the way the training corpus was split (see export.json)."""
@@ -80,15 +114,20 @@ class ExportedModel:
         return tokenize(text, contractions=self.info.get("tokenizer", {}).get("contractions", True))
 
     def probs_tokens(self, batch: Sequence[Sequence[str]], batch_size: int = 32) -> list[np.ndarray]:
-        ids = [self.vocab.encode(tokens) for tokens in batch]
-        return run_batched(self.run_ids, ids, task=self.task, batch_size=batch_size)
+        encoded = self.encoder.encode_all(batch)
+        return run_batched(self.run, encoded, task=self.task, batch_size=batch_size, collate=collate)
 
 
 class Tagger(ExportedModel):
     """Tags tokens with an exported tagger."""
 
     def predict_tokens(self, batch: Sequence[Sequence[str]], batch_size: int = 32) -> list[list[str]]:
+        """Labels per token: the CRF's Viterbi path for a CRF tagger, else each token's most probable label."""
         names = self.labels.names
+        if self.has_tags:
+            encoded = self.encoder.encode_all(batch)
+            paths = run_batched(self.run_tags, encoded, task=self.task, batch_size=batch_size, collate=collate)
+            return [[names[int(i)] for i in path] for path in paths]
         return [[names[i] for i in p.argmax(-1)] for p in self.probs_tokens(batch, batch_size)]
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[list[tuple[str, str]]]:

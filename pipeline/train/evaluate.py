@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data.corpus import Split
+from pipeline.data.features import Encoder, collate
 from pipeline.data.vocab import Labels, Vocabulary
 from pipeline.runtime.batches import run_batched
 
@@ -24,21 +25,50 @@ from pipeline.runtime.batches import run_batched
 def keras_batch_fn(model):
     """``ids[batch, time] -> probs`` through one compiled call of ``model``.
 
-    Under TensorFlow a ``tf.function`` with a dynamic-shape signature (traced
-    once); under other Keras backends a plain ``predict_on_batch``.
+    Models with character features take ``{"ids": ..., "chars": ...}`` (see
+    :mod:`pipeline.data.features`). Under TensorFlow a ``tf.function`` with a
+    dynamic-shape signature (traced once); under other Keras backends a plain
+    ``predict_on_batch``.
     """
     from pipeline.keras_env import import_keras
 
     keras = import_keras()
+    names = [t.name for t in model.inputs]
     if keras.backend.backend() != "tensorflow":
-        return lambda ids: np.asarray(model.predict_on_batch(ids))
+        return lambda x: np.asarray(model.predict_on_batch(x))
     import tensorflow as tf
 
-    fn = tf.function(
-        lambda ids: model(ids, training=False),
-        input_signature=[tf.TensorSpec([None, None], tf.int64, name="ids")],
-    )
-    return lambda ids: fn(tf.constant(ids, dtype=tf.int64)).numpy()
+    if len(names) == 1:
+        fn = tf.function(
+            lambda ids: model(ids, training=False),
+            input_signature=[tf.TensorSpec([None, None], tf.int64, name="ids")],
+        )
+        return lambda ids: fn(tf.constant(ids, dtype=tf.int64)).numpy()
+    spec = {n: tf.TensorSpec([None] * len(t.shape), tf.int64, name=n) for n, t in zip(names, model.inputs)}
+    fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    return lambda x: fn({n: tf.constant(x[n], dtype=tf.int64) for n in names}).numpy()
+
+
+def predict_probs(model, encoder: Encoder, split: Split, batch_size: int = 64) -> list[np.ndarray]:
+    """Keras probabilities for every sequence of ``split`` (cut to each length for taggers)."""
+    encoded = encoder.encode_all(split.tokens)
+    return run_batched(keras_batch_fn(model), encoded, task=split.task, batch_size=batch_size, collate=collate)
+
+
+def decode_model_predictions(model, probs: list[np.ndarray], names: list[str], task: str) -> list:
+    """Label strings: Viterbi paths for a CRF tagger, the most probable label otherwise."""
+    if not is_crf_model(model):
+        return decode_predictions(probs, names, task)
+    from pipeline.models.crf import crf_weights, viterbi
+
+    weights = crf_weights(model)
+    paths = (viterbi(p[None], [len(p)], *weights)[0] for p in probs)
+    return [[names[int(i)] for i in path] for path in paths]
+
+
+def is_crf_model(model) -> bool:
+    """Whether ``model`` ends in rnnx's CRF layer (its labels come from Viterbi decoding)."""
+    return any(type(layer).__name__ == "CRF" for layer in model.layers)
 
 
 def decode_predictions(probs: list[np.ndarray], names: list[str], task: str) -> list:
@@ -61,7 +91,7 @@ def score(split: Split, predicted: list, vocab: Vocabulary | None, labels: Label
 
 def evaluate_model(
     model,
-    vocab: Vocabulary,
+    encoder: Encoder | Vocabulary,
     labels: Labels,
     split: Split,
     *,
@@ -70,9 +100,11 @@ def evaluate_model(
     batch_size: int = 64,
 ) -> dict:
     """Predict ``split`` with ``model`` and return the report (and write a PNG)."""
-    ids = [vocab.encode(t) for t in split.tokens]
-    probs = run_batched(keras_batch_fn(model), ids, task=split.task, batch_size=batch_size)
-    report = score(split, decode_predictions(probs, labels.names, split.task), vocab, labels)
+    if isinstance(encoder, Vocabulary):
+        encoder = Encoder(encoder)
+    probs = predict_probs(model, encoder, split, batch_size)
+    predicted = decode_model_predictions(model, probs, labels.names, split.task)
+    report = score(split, predicted, encoder.vocab, labels)
     report["split"] = split.source or prefix
     if out_dir is not None:
         from pipeline.train.plots import plot_confusion

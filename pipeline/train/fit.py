@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.artifacts import replace_dir, write_json
+from pipeline.data.chars import CharVocab
 from pipeline.data.corpus import Split
+from pipeline.data.features import Encoder
 from pipeline.data.vocab import Labels, Vocabulary
 from pipeline.errors import ConfigError, RnnxError
 from pipeline.models.config import ModelConfig
@@ -161,17 +163,25 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     if opts.mixed_precision:
         keras.mixed_precision.set_global_policy(f"mixed_{opts.mixed_precision}")
 
+    if spec.model.chars or spec.model.crf:
+        _check_supported(spec, data, dist)
     if resuming:
         from pipeline.artifacts import read_json
 
         vocab = Vocabulary.from_json(read_json(files.vocab))
         labels = Labels.from_json(read_json(files.labels))
+        chars = CharVocab.from_json(read_json(files.chars)) if spec.model.chars else None
     else:
         vocab, labels = data.vocabularies(opts)
+        chars = CharVocab.build(data.train.tokens) if spec.model.chars else None
         write_json(files.vocab, vocab.to_json())
         write_json(files.labels, labels.to_json())
+        if chars is not None:
+            write_json(files.chars, chars.to_json())
+    encoder = Encoder(vocab, chars)
 
-    cfg = ModelConfig.from_json({**spec.model.to_json(), "vocab_size": vocab.size, "num_labels": labels.size})
+    cfg = ModelConfig.from_json({**spec.model.to_json(), "vocab_size": vocab.size, "num_labels": labels.size,
+                                 "num_chars": chars.size if chars else 0})
     dev_split = _known_labels_only(splits["dev"], labels)
     config = {
         "name": spec.name,
@@ -197,12 +207,12 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
         model = build_model(cfg)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=opts.learning_rate, clipnorm=5.0),
-            loss="sparse_categorical_crossentropy",
+            loss=None if cfg.crf else "sparse_categorical_crossentropy",  # a CRFTagger computes its own loss
             metrics=["accuracy"],
         )
-    train_ds, steps = data.dataset(vocab, labels, opts)
-    dev_ids = [vocab.encode(t) for t in dev_split.tokens]
-    dev_ds, _ = make_dataset(dev_ids, encode_targets(dev_split, labels), cfg.task, 64, shuffle=False, seed=0)
+    train_ds, steps = data.dataset(encoder, labels, opts)
+    dev_ds, _ = make_dataset(encoder.encode_all(dev_split.tokens), encode_targets(dev_split, labels), cfg.task, 64,
+                             shuffle=False, seed=0)
     if opts.verbose:
         print(f"rnnx train: {cfg.describe()} on {spec.data} ({data.size()['sequences']:,} train / "
               f"{len(dev_split):,} dev), "
@@ -235,13 +245,13 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     if not dist.chief:
         return _finish_worker(files, seconds, history, dist)
 
-    _save_run(model, cfg, opts, files, history, seconds, vocab, labels, splits, spec.name)
+    _save_run(model, cfg, opts, files, history, seconds, encoder, labels, splits, spec.name)
     replace_dir(staging, final)
     return final
 
 
 def _save_run(model, cfg: ModelConfig, opts: TrainOptions, files: RunFiles, history: dict, seconds: float,
-              vocab: Vocabulary, labels: Labels, splits: dict, name: str) -> None:
+              encoder: Encoder, labels: Labels, splits: dict, name: str) -> None:
     """The chief's last steps: best weights as float32 ``model.keras``, history, plots, dev/test metrics."""
     from pipeline.keras_env import import_keras
     from pipeline.train.evaluate import evaluate_model
@@ -259,9 +269,20 @@ def _save_run(model, cfg: ModelConfig, opts: TrainOptions, files: RunFiles, hist
     metrics = {"train_seconds": round(seconds, 1), "epochs_run": len(history["loss"])}
     for split_name in ("dev", "test"):
         if split_name in splits:
-            metrics[split_name] = evaluate_model(model, vocab, labels, splits[split_name], out_dir=files.root,
+            metrics[split_name] = evaluate_model(model, encoder, labels, splits[split_name], out_dir=files.root,
                                                  prefix=split_name)
     write_json(files.metrics, metrics)
+
+
+def _check_supported(spec: RunSpec, data, dist) -> None:
+    """Character features and CRFs: in-memory data, ``model.fit`` (not the multi-worker loop)."""
+    what = "--chars" if spec.model.chars else "--crf"
+    if dist.name == "multiworker":
+        raise ConfigError(f"{what} is not available with --strategy multiworker yet; use --strategy default or "
+                          "mirrored")
+    if not hasattr(data, "train"):
+        raise ConfigError(f"{what} needs the training data in memory; --data {spec.data} is a streamed corpus "
+                          "(train word-level models on streamed corpora)")
 
 
 def _cluster_errors(dist):

@@ -66,9 +66,22 @@ class BatchPlan:
         return [perm[i : i + self.batch_size] for i in range(0, len(perm), self.batch_size)]
 
     def batch(self, idx) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, y)``: ``x`` right-padded ids, or a dict with the characters too (see :mod:`pipeline.data.features`)."""
         from pipeline.data.batching import batch_padded
+        from pipeline.data.features import Encoded, collate
 
-        return batch_padded(self.ids, self.targets, idx, task=self.task)
+        if not (self.ids and isinstance(self.ids[0], Encoded)):
+            return batch_padded(self.ids, self.targets, idx, task=self.task)
+        rows = [self.ids[int(i)] for i in idx]
+        _, y = batch_padded([e.ids for e in rows], [self.targets[int(i)] for i in idx], range(len(rows)),
+                            task=self.task)
+        return collate(rows), y
+
+    @property
+    def has_chars(self) -> bool:
+        from pipeline.data.features import Encoded
+
+        return bool(self.ids) and isinstance(self.ids[0], Encoded)
 
 
 def make_dataset(ids: list[list[int]], targets: list, task: str, batch_size: int, *, shuffle: bool, seed: int,
@@ -101,9 +114,12 @@ def _tf_data(plan: BatchPlan):
             yield plan.batch(idx)
 
     y_shape = (None, None) if plan.task == "tagging" else (None,)
+    x_spec = tf.TensorSpec((None, None), tf.int64)
+    if plan.has_chars:
+        x_spec = {"ids": x_spec, "chars": tf.TensorSpec((None, None, None), tf.int64)}
     ds = tf.data.Dataset.from_generator(
         batches,
-        output_signature=(tf.TensorSpec((None, None), tf.int64), tf.TensorSpec(y_shape, tf.int32)),
+        output_signature=(x_spec, tf.TensorSpec(y_shape, tf.int32)),
     )
     if plan.shuffle:
         ds = ds.repeat()
@@ -167,8 +183,8 @@ class InMemoryData:
         flat = self.train.labels if self.task == "classification" else [t for tags in self.train.labels for t in tags]
         return vocab, Labels.build(flat)
 
-    def dataset(self, vocab: Vocabulary, labels: Labels, opts):
-        ids = [vocab.encode(t) for t in self.train.tokens]
+    def dataset(self, encoder, labels: Labels, opts):
+        ids = encoder.encode_all(self.train.tokens)
         ds, steps = make_dataset(ids, encode_targets(self.train, labels), self.task, opts.batch_size, shuffle=True,
                                  seed=opts.seed, bucketing=opts.bucketing)
         return ds, opts.steps_per_epoch or steps
@@ -201,11 +217,12 @@ class StreamedData:
                                        max_size=opts.max_vocab)
         return vocab, Labels(sorted(scan.labels))
 
-    def dataset(self, vocab: Vocabulary, labels: Labels, opts):
+    def dataset(self, encoder, labels: Labels, opts):
         import tensorflow as tf
 
         from pipeline.data.stream import iter_examples
 
+        vocab = encoder.vocab
         task = self.task
         epoch = [0]
 

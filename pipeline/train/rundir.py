@@ -4,6 +4,7 @@
 ``model.keras``        the trained Keras model (best weights by validation loss)
 ``vocab.json``         token vocabulary (id 0 padding, id 1 unknown), lowercasing
 ``labels.json``        label names in id order
+``chars.json``         character vocabulary (models with character features)
 ``config.json``        model config, training options, dataset, versions
 ``metrics.json``       evaluation on the dev and test splits
 ``history.csv/.json``  per-epoch loss and accuracy
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.artifacts import read_json
+from pipeline.data.chars import CharVocab
+from pipeline.data.features import Encoder
 from pipeline.data.vocab import Labels, Vocabulary
 from pipeline.errors import RnnxError
 from pipeline.models.config import ModelConfig
@@ -37,6 +40,7 @@ class RunFiles:
         self.model = self.root / "model.keras"
         self.vocab = self.root / "vocab.json"
         self.labels = self.root / "labels.json"
+        self.chars = self.root / "chars.json"
         self.config = self.root / "config.json"
         self.metrics = self.root / "metrics.json"
         self.history_csv = self.root / "history.csv"
@@ -59,6 +63,12 @@ class Run:
     @property
     def task(self) -> str:
         return self.model_config.task
+
+    @property
+    def encoder(self) -> Encoder:
+        """Tokens -> model inputs (word ids, and characters for a character-CNN model)."""
+        chars = CharVocab.from_json(read_json(self.files.chars)) if self.model_config.chars else None
+        return Encoder(self.vocab, chars)
 
     @property
     def model(self):
