@@ -170,12 +170,21 @@ def test_quick_experiment_end_to_end(tmp_path):
             assert all(e["prefix_identical"] for e in m["engines"].values())
     assert "points" in saved["bidirectional"]["paragraph"] and saved["bidirectional"]["paragraph"] in report
     assert len(saved["probes"]["probes"]) == 6
+    assert "## Character features and a CRF (Ma & Hovy 2016)" in report
+    published = {r["name"]: r for r in saved["published"]}
+    assert sorted(published) == ["brown-upos-bilstm-cnn-crf", "mr-bilstm-cnn"]
+    crf = published["brown-upos-bilstm-cnn-crf"]
+    assert crf["crf"] and crf["parity"]["passed"] and crf["parity"]["tags_differing"] == 0
+    assert crf["parity"]["tags_compared"] == crf["test_items"]
+    assert crf["test_accuracy"] == pytest.approx(crf["test_accuracy_onnx"])  # identical Viterbi paths
+    assert {t["data"] for t in saved["targets"]} == {"brown-upos", "mr"}
+    assert all(isinstance(t["met"], bool) for t in saved["targets"])
     for png in ("grid_tagging.png", "grid_classification.png", "tradeoff.png", "probes.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG" and png in report
 
 
 @pytest.mark.parametrize("module", ["plan", "slices", "grid", "prefix", "verdict", "probe", "report", "figures",
-                                    "command"])
+                                    "command", "published", "runner"])
 def test_docstring_examples(module):
     import doctest
     import importlib

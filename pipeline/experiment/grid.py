@@ -91,36 +91,45 @@ def recurrent_parameters(model) -> int:
                    if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))))
 
 
-def ort_latency(model_path: Path | str, ids: list[int], *, budget_s: float) -> dict:
-    """p50/p90 latency of one sequence at batch 1 through ONNX Runtime on 1 thread."""
+def ort_latency(model_path: Path | str, ids, *, budget_s: float) -> dict:
+    """p50/p90 latency of one encoded sequence (:mod:`pipeline.data.features`) at batch 1, ORT on 1 thread.
+
+    Every graph output is computed (a CRF tagger's Viterbi decode included).
+    """
+    from pipeline.data.features import as_feeds, collate
     from pipeline.export.bench import latency_stats, time_calls
-    from pipeline.runtime.batches import pad_batch
     from pipeline.runtime.session import make_session
 
     sess = make_session(model_path, threads=1)
-    x = pad_batch([ids])
-    feed = {sess.get_inputs()[0].name: x}
+    feed = as_feeds(collate([ids]))
     stats = latency_stats(time_calls(lambda: sess.run(None, feed), budget_s=budget_s, warmup=5, min_calls=20),
                           len(ids))
     return {"p50_ms": stats["p50_ms"], "p90_ms": stats["p90_ms"], "calls": stats["calls"], "tokens": len(ids)}
 
 
-def ort_correctness(model_path: Path | str, vocab, labels, split) -> tuple[np.ndarray, np.ndarray]:
-    """Per test item: (correct count, item weight) from ONNX Runtime predictions (all cores)."""
-    from pipeline.runtime.batches import run_batched
-    from pipeline.runtime.session import make_session
+def ort_correctness(export_path: Path | str, split) -> tuple[np.ndarray, np.ndarray]:
+    """Per test item: (correct count, item weight) from ONNX Runtime predictions (all cores).
 
-    sess = make_session(model_path)
-    name = sess.get_inputs()[0].name
-    ids = [vocab.encode(t) for t in split.tokens]
-    probs = run_batched(lambda x: sess.run(None, {name: x})[0], ids, task=split.task, batch_size=64)
-    index = {n: i for i, n in enumerate(labels.names)}  # gold labels unseen in training never match
+    A CRF tagger's labels are the graph's Viterbi ``tags``; otherwise the most probable label.
+    """
+    from pipeline.data.features import collate
+    from pipeline.runtime.batches import run_batched
+    from pipeline.runtime.session import load
+
+    model = load(export_path)
+    encoded = model.encoder.encode_all(split.tokens)
+    if model.has_tags:
+        paths = run_batched(model.run_tags, encoded, task=split.task, batch_size=64, collate=collate)
+    else:
+        probs = run_batched(model.run, encoded, task=split.task, batch_size=64, collate=collate)
+        paths = [p.argmax(-1) for p in probs]
+    index = {n: i for i, n in enumerate(model.labels.names)}  # gold labels unseen in training never match
     if split.task == "tagging":
         gold = [np.asarray([index.get(t, -1) for t in tags]) for tags in split.labels]
-        correct = np.asarray([int((p.argmax(-1) == g).sum()) for p, g in zip(probs, gold)], dtype=np.int64)
+        correct = np.asarray([int((p == g).sum()) for p, g in zip(paths, gold)], dtype=np.int64)
         weight = np.asarray([len(g) for g in gold], dtype=np.int64)
     else:
-        correct = np.asarray([int(int(p.argmax()) == index.get(g, -1)) for p, g in zip(probs, split.labels)])
+        correct = np.asarray([int(int(p) == index.get(g, -1)) for p, g in zip(paths, split.labels)])
         weight = np.ones(len(split), dtype=np.int64)
     return correct, weight
 
@@ -136,9 +145,9 @@ def measure_config(task: TaskPlan, data: TaskData, run_path: Path, export_path: 
     test, dev = metrics["test"], metrics["dev"]
     model_path = export_path / "model.onnx"
     split = data.splits["test"]
-    ids = [run.vocab.encode(t) for t in split.tokens]
-    latency = ort_latency(model_path, median_sentence(ids), budget_s=budget_s)
-    correct, weight = ort_correctness(model_path, run.vocab, run.labels, split)
+    encoded = run.encoder.encode_all(split.tokens)
+    latency = ort_latency(model_path, median_sentence(encoded), budget_s=budget_s)
+    correct, weight = ort_correctness(export_path, split)
     row = {
         "name": run_path.name,
         "data": task.data,

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from pipeline.errors import ConfigError
+from pipeline.experiment.published import Variant
 from pipeline.models.config import CELLS
 
 DIRECTIONS = (False, True)  # unidirectional, bidirectional
@@ -67,6 +68,7 @@ class Plan:
     mode: str  # "quick" or "full"
     tasks: tuple[TaskPlan, ...]
     cells: tuple[str, ...] = CELLS
+    published: tuple[Variant, ...] = ()  # character-CNN / CRF models (Ma & Hovy 2016), after the grid
     probe: ProbePlan = field(default_factory=lambda: ProbePlan(2000, 2000))
     latency_budget_s: float = 0.5  # timing budget per model (ORT, 1 thread, batch 1)
     seed: int = 0
@@ -93,6 +95,11 @@ FULL = Plan(
         TaskPlan("mr", "classification", epochs=6, units=64, embedding_dim=100, dropout=0.5, min_freq=1),
     ),
     probe=ProbePlan(train_sentences=1000, test_sentences=1000, steps=200),
+    published=(
+        Variant("brown-upos", "BiLSTM-CNN", epochs=4),
+        Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True, epochs=4),
+        Variant("mr", "BiLSTM-CNN"),
+    ),
     latency_budget_s=0.5,
 )
 
@@ -105,6 +112,10 @@ QUICK = Plan(
                  train_limit=800, dev_limit=80, test_limit=150),
     ),
     probe=ProbePlan(train_sentences=80, test_sentences=150, steps=100, neighbours=3),
+    published=(
+        Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True, char_filters=8),
+        Variant("mr", "BiLSTM-CNN", char_filters=8),
+    ),
     latency_budget_s=0.1,
 )
 

@@ -201,12 +201,43 @@ def _q4(res: dict) -> str:
     return "\n".join(out)
 
 
+def _published(res: dict) -> str:
+    rows = res.get("published") or []
+    if not rows:
+        return ""
+    word = {r["data"]: r for r in res["runs"] if r["cell"] == "lstm" and r["bidirectional"]}
+    lines = ["## Character features and a CRF (Ma & Hovy 2016)", "",
+             "Each word is also read character by character (embedding 30 -> Conv1D width 3 -> max over the "
+             "characters), concatenated with the word embedding; the CRF variant adds a linear-chain CRF trained on "
+             "the CRF log-likelihood and decoded with Viterbi, inside the exported ONNX graph too. Parity: the "
+             "fused export against Keras on the whole test split; for the CRF the decoded tag sequences must be "
+             "identical.", ""]
+    body = []
+    for r in [word[d] for d in sorted({r["data"] for r in rows}) if d in word] + rows:
+        p = r.get("parity") or {}
+        tags = "-" if p.get("tags_compared") is None else f"{p['tags_differing']} of {p['tags_compared']}"
+        body.append([r["data"], r.get("label", r["model"].split(" ")[0] + " (grid)"), r["epochs_run"],
+                     pct(r["test_accuracy"]), pct(r["test_accuracy_onnx"]), pct(r.get("test_oov_accuracy")),
+                     f"{r['parameters']:,}", f"{r['seconds_per_epoch']:.0f}", f"{r['latency_p50_ms']:.3f}",
+                     "-" if not p else f"{p['max_abs_diff']:.1e}", tags])
+    lines.append(table(["data", "model", "epochs", "test acc % (Keras)", "test acc % (ORT)", "OOV acc %",
+                        "parameters", "s/epoch", "ORT p50 ms (b1, 1 thread)", "max abs diff", "CRF paths differing"],
+                       body))
+    lines += ["", "Targets (best run of each corpus on its test split):", ""]
+    lines.append(table(["data", "best run", "accuracy %", "target %", "OOV accuracy %", "target OOV %", "met"],
+                       [[t["data"], t["best"], pct(t["accuracy"]), pct(t["target_accuracy"]),
+                         pct(t["oov_accuracy"]), pct(t["target_oov_accuracy"]), "yes" if t["met"] else "**no**"]
+                        for t in res.get("targets", [])]))
+    return "\n".join(lines) + "\n"
+
+
 def render(res: dict) -> str:
     parts = [
         "# rnnx experiment: the lecture's questions, measured",
         "",
         _setup(res),
         _q1(res),
+        _published(res),
         _q2(res),
         _q3(res),
         _q4(res),

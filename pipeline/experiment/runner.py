@@ -49,6 +49,30 @@ class _Clock:
         return {**self.seconds, "total": round(time.perf_counter() - self.started, 1)}
 
 
+TARGETS = {"brown-upos": {"accuracy": 0.98, "oov_accuracy": 0.90}, "mr": {"accuracy": 0.80}}
+
+
+def targets(rows: list[dict]) -> list[dict]:
+    """The issue's accuracy targets against the best run of each corpus (by test accuracy).
+
+    >>> targets([{"data": "mr", "name": "a", "model": "m", "test_accuracy": 0.81, "test_oov_accuracy": None}])
+    [{'data': 'mr', 'best': 'a', 'model': 'm', 'accuracy': 0.81, 'oov_accuracy': None, 'target_accuracy': 0.8, 'target_oov_accuracy': None, 'met': True}]
+    """
+    out = []
+    for data, want in TARGETS.items():
+        mine = [r for r in rows if r["data"] == data]
+        if not mine:
+            continue
+        best = max(mine, key=lambda r: r["test_accuracy"])
+        oov = best.get("test_oov_accuracy")
+        met = best["test_accuracy"] >= want["accuracy"] and (
+            "oov_accuracy" not in want or (oov is not None and oov >= want["oov_accuracy"]))
+        out.append({"data": data, "best": best["name"], "model": best["model"], "accuracy": best["test_accuracy"],
+                    "oov_accuracy": oov, "target_accuracy": want["accuracy"],
+                    "target_oov_accuracy": want.get("oov_accuracy"), "met": met})
+    return out
+
+
 def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tuple[str, ...] | None = None,
                    log: Callable[[str], None] = print, verbose: int = 0) -> dict:
     """Run the experiment into ``out_dir`` and return the results (also ``out_dir/results.json``).
@@ -62,6 +86,7 @@ def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tu
     from pipeline.experiment.plan import plan_for
     from pipeline.experiment.prefix import FOCUS, SENTENCES, gold_usage, sentence_pair
     from pipeline.experiment.probe import probe_runs
+    from pipeline.experiment.published import run_published
     from pipeline.experiment.report import render
     from pipeline.experiment.slices import prepare, sample_indices
     from pipeline.experiment.verdict import answer
@@ -79,6 +104,9 @@ def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tu
 
     rows, measured = run_grid(plan, data, out, log=log, verbose=verbose)
     clock.lap("question 1 (train, export, measure)")
+
+    published = run_published(plan, data, out, log=log, verbose=verbose)
+    clock.lap("character CNN and CRF models")
 
     taggers = [r for r in rows if r["task"] == "tagging"]
     pair = [sentence_pair(r["run"], r["export"]) for r in taggers]
@@ -118,6 +146,8 @@ def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tu
         "environment": _environment(),
         "data": {name: d.sizes() for name, d in data.items()},
         "runs": rows,
+        "published": published,
+        "targets": targets(rows + published),
         "sentence_pair": pair,
         "focus_word_in_training_data": usage,
         "bidirectional": verdict,
