@@ -134,3 +134,16 @@ def test_crf_is_for_taggers_and_structured_models_need_in_memory_data(brown_file
                        options=TrainOptions(epochs=1, verbose=0))
     with pytest.raises(ConfigError, match="needs the training data in memory"):
         train(streamed, root=tmp_path)
+
+
+def test_a_fresh_process_loads_the_saved_crf_model(crf_tagger):
+    """Custom layers must be registered before Keras reads model.keras (rnnx export/check run in new processes)."""
+    import subprocess
+    import sys
+
+    run, _ = crf_tagger
+    code = ("import sys\nfrom pipeline.train.rundir import load_run\n"
+            "m = load_run(sys.argv[1]).model\nprint(type(m).__name__, [l.name for l in m.layers][-1])")
+    out = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["CRFTagger", "crf"]

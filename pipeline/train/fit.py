@@ -259,7 +259,9 @@ def _save_run(model, cfg: ModelConfig, opts: TrainOptions, files: RunFiles, hist
 
     keras = import_keras()
     if files.best.exists():
-        model = keras.saving.load_model(files.best, compile=False)
+        from pipeline.models import load_model
+
+        model = load_model(files.best)
     if opts.mixed_precision:
         model = _as_float32(model, cfg)
     model.save(files.model)

@@ -74,10 +74,9 @@ class Run:
     def model(self):
         """The Keras model, loaded on first use."""
         if self._model is None:
-            from pipeline.keras_env import import_keras
+            from pipeline.models import load_model
 
-            keras = import_keras()
-            self._model = keras.saving.load_model(self.files.model, compile=False)
+            self._model = load_model(self.files.model)
         return self._model
 
 
