@@ -131,11 +131,16 @@ def _configure_train(p):
     p.add_argument("--units", type=int, default=128)
     p.add_argument("--embedding-dim", type=int, default=100)
     p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--word-dropout", type=float, default=0.0,
+                   help="share of training word ids replaced by the unknown word at each step, so the tagger "
+                        "learns to read unknown words from their characters (try 0.05 with --chars)")
     p.add_argument("--chars", action="store_true",
                    help="add character-CNN word features (Ma & Hovy 2016): the tagger can read unknown words")
     p.add_argument("--char-filters", type=int, default=50, help="character CNN filters (with --chars)")
     p.add_argument("--crf", action="store_true",
                    help="taggers: a linear-chain CRF output layer, Viterbi-decoded (also in the exported graph)")
+    p.add_argument("--pooling", default="last", choices=["last", "max", "mean"],
+                   help="classifiers: read the last recurrent state (default) or pool all states over the text")
     p.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--min-freq", type=int, default=1, help="keep words seen at least this often (others -> unknown)")
     p.add_argument("--max-vocab", type=int)
@@ -173,6 +178,7 @@ def cmd_train(args) -> int:
         test=args.test,
         model=ModelConfig(task=task, cell=args.cell, bidirectional=args.bidirectional, layers=args.layers,
                           units=args.units, embedding_dim=args.embedding_dim, dropout=args.dropout,
+                          word_dropout=args.word_dropout, pooling=args.pooling,
                           chars=args.chars, char_filters=args.char_filters, crf=args.crf),
         options=TrainOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                              patience=args.patience, seed=args.seed, lowercase=args.lowercase,

@@ -35,6 +35,7 @@ class Variant:
     dropout: float | None = None
     learning_rate: float = 2e-3
     char_filters: int = 50
+    word_dropout: float = 0.0
 
     @property
     def name(self) -> str:
@@ -55,7 +56,8 @@ def train_variant(variant: Variant, task, data, root: Path, *, seed: int, verbos
         model=ModelConfig(task.task, variant.cell, bidirectional=True, units=variant.units or task.units,
                           embedding_dim=task.embedding_dim,
                           dropout=task.dropout if variant.dropout is None else variant.dropout,
-                          chars=variant.chars, char_filters=variant.char_filters, crf=variant.crf),
+                          word_dropout=variant.word_dropout, chars=variant.chars,
+                          char_filters=variant.char_filters, crf=variant.crf),
         options=TrainOptions(epochs=variant.epochs or task.epochs, batch_size=task.batch_size,
                              learning_rate=variant.learning_rate, min_freq=task.min_freq, patience=task.patience,
                              seed=seed, verbose=verbose),

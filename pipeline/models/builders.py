@@ -3,10 +3,12 @@
 Both share one encoder::
 
     ids [batch, time] (0 = padding, 1 = unknown word)
+      [ -> WordDropout   with cfg.word_dropout: training only ]
       -> Embedding(mask_zero=True)
          [ ++ CharCNN(chars [batch, time, chars])   with cfg.chars ]
       -> Dropout
       -> N x (SimpleRNN | LSTM | GRU, optionally Bidirectional(concat)) -> Dropout
+         [ classifiers with cfg.pooling max/mean: StatePooling over all states ]
       -> Dense(softmax)
          [ -> CRF   with cfg.crf: a CRFTagger, trained on the CRF likelihood ]
 
@@ -20,7 +22,8 @@ A tagger keeps ``return_sequences=True`` on every recurrent layer and predicts a
 label per token. A classifier's last recurrent layer returns only its final
 state: under the padding mask Keras returns the state at the last real token, and
 a bidirectional layer concatenates that with the backward state that has read the
-whole text.
+whole text. With ``pooling="max"`` or ``"mean"`` it returns every state instead and
+:class:`~pipeline.models.pooling.StatePooling` pools them over the real tokens.
 
 Layer settings stay cuDNN-eligible (tanh/sigmoid, no recurrent dropout,
 ``reset_after=True`` for GRU), so the same model trains on a GPU's fused kernels.
@@ -67,7 +70,12 @@ def build_model(cfg: ModelConfig):
         raise ConfigError(f"a model needs at least 2 labels, got {cfg.num_labels}")
     ids = keras.Input(shape=(None,), dtype="int64", name="ids")
     inputs = [ids]
-    x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True, name="embedding")(ids)
+    words = ids
+    if cfg.word_dropout:
+        from pipeline.models.word_dropout import WordDropout
+
+        words = WordDropout(cfg.word_dropout, name="word_dropout")(ids)
+    x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True, name="embedding")(words)
     if cfg.chars:
         from pipeline.models.chars import CharCNN
 
@@ -81,8 +89,13 @@ def build_model(cfg: ModelConfig):
     x = keras.layers.Dropout(cfg.dropout, name="embedding_dropout")(x)
     for i in range(cfg.layers):
         last = i == cfg.layers - 1
-        return_sequences = cfg.task == "tagging" or not last
+        pooled = last and cfg.task == "classification" and cfg.pooling != "last"
+        return_sequences = cfg.task == "tagging" or not last or pooled
         x = recurrent_layer(cfg, i, return_sequences)(x)
+        if pooled:
+            from pipeline.models.pooling import StatePooling
+
+            x = StatePooling(cfg.pooling, name=f"{cfg.pooling}_pooling")(x)
         x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
     probs = keras.layers.Dense(cfg.num_labels, activation="softmax", dtype="float32", name="probs")(x)
     name = f"rnnx_{cfg.task}_{'bi' if cfg.bidirectional else ''}{cfg.cell}"

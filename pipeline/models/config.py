@@ -5,6 +5,8 @@
 'BiLSTM tagger (1 layer x 128 units, embedding 100)'
 >>> ModelConfig(task="tagging", chars=True, crf=True).describe()
 'BiLSTM-CNN-CRF tagger (1 layer x 128 units, embedding 100, character CNN 50 filters)'
+>>> ModelConfig(task="classification", pooling="max").describe()
+'BiLSTM classifier (1 layer x 128 units, embedding 100, max-pooled states)'
 >>> ModelConfig(task="classification", crf=True)
 Traceback (most recent call last):
 ...
@@ -23,6 +25,7 @@ from pipeline.data.corpus import TASKS
 from pipeline.errors import ConfigError
 
 CELLS = ("simplernn", "lstm", "gru")
+POOLINGS = ("last", "max", "mean")  # "last": the final recurrent state; max/mean: pooling.StatePooling
 CELL_TITLES = {"simplernn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 
 
@@ -35,6 +38,7 @@ class ModelConfig:
     units: int = 128
     embedding_dim: int = 100
     dropout: float = 0.25
+    word_dropout: float = 0.0  # training only: share of word ids replaced by the unknown id (see word_dropout.py)
     vocab_size: int = 0  # filled in from the vocabulary
     num_labels: int = 0  # filled in from the label set
     chars: bool = False  # character CNN word features (Ma & Hovy 2016), concatenated with the word embedding
@@ -43,6 +47,7 @@ class ModelConfig:
     char_width: int = 3
     num_chars: int = 0  # filled in from the character vocabulary
     crf: bool = False  # linear-chain CRF output (taggers): CRF log-likelihood, Viterbi decoding
+    pooling: str = "last"  # classifiers: the last state, or max / mean over all states (see pooling.py)
 
     def __post_init__(self) -> None:
         checks = {
@@ -52,6 +57,7 @@ class ModelConfig:
             "units": (int(self.units) >= 1, "at least 1"),
             "embedding_dim": (int(self.embedding_dim) >= 1, "at least 1"),
             "dropout": (0.0 <= float(self.dropout) < 1.0, "in [0, 1)"),
+            "word_dropout": (0.0 <= float(self.word_dropout) < 1.0, "in [0, 1)"),
             "char_dim": (int(self.char_dim) >= 1, "at least 1"),
             "char_filters": (int(self.char_filters) >= 1, "at least 1"),
             "char_width": (int(self.char_width) >= 1 and int(self.char_width) % 2 == 1, "an odd number >= 1"),
@@ -62,6 +68,10 @@ class ModelConfig:
                 if name in ("task", "cell"):
                     raise ConfigError(f"{name} {value!r} is not known; choose {want}")
                 raise ConfigError(f"{name} must be {want}, got {value!r}")
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"pooling {self.pooling!r} is not known; choose one of: {', '.join(POOLINGS)}")
+        if self.pooling != "last" and self.task != "classification":
+            raise ConfigError("pooling is for classifiers (one label per text); a tagger labels every state")
         if self.crf and self.task != "tagging":
             raise ConfigError("crf is for taggers (one label per token); a classifier has one label per text")
 
@@ -71,6 +81,7 @@ class ModelConfig:
         layer_word = "layer" if self.layers == 1 else "layers"
         suffix = ("-CNN" if self.chars else "") + ("-CRF" if self.crf else "")
         extras = f", character CNN {self.char_filters} filters" if self.chars else ""
+        extras += f", {self.pooling}-pooled states" if self.pooling != "last" else ""
         return (
             f"{prefix}{CELL_TITLES[self.cell]}{suffix} {role} ({self.layers} {layer_word} x {self.units} units, "
             f"embedding {self.embedding_dim}{extras})"
