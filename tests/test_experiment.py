@@ -170,10 +170,12 @@ def test_quick_experiment_end_to_end(tmp_path):
             assert all(e["prefix_identical"] for e in m["engines"].values())
     assert "points" in saved["bidirectional"]["paragraph"] and saved["bidirectional"]["paragraph"] in report
     assert len(saved["probes"]["probes"]) == 6
-    assert "## Character features and a CRF (Ma & Hovy 2016)" in report
+    assert "## Beyond the grid: character features, a CRF (Ma & Hovy 2016), word dropout, pooling" in report
     published = {r["name"]: r for r in saved["published"]}
-    assert sorted(published) == ["brown-upos-bilstm-cnn-crf", "mr-bilstm-cnn"]
-    crf = published["brown-upos-bilstm-cnn-crf"]
+    assert sorted(published) == ["brown-upos-bilstm-cnn-crf-wd", "mr-bilstm-cnn-wd-maxpool"]
+    assert published["mr-bilstm-cnn-wd-maxpool"]["pooling"] == "max"
+    assert published["mr-bilstm-cnn-wd-maxpool"]["parity"]["passed"]
+    crf = published["brown-upos-bilstm-cnn-crf-wd"]
     assert crf["crf"] and crf["parity"]["passed"] and crf["parity"]["tags_differing"] == 0
     assert crf["parity"]["tags_compared"] == crf["test_items"]
     assert crf["test_accuracy"] == pytest.approx(crf["test_accuracy_onnx"])  # identical Viterbi paths

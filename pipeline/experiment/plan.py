@@ -114,8 +114,8 @@ QUICK = Plan(
     ),
     probe=ProbePlan(train_sentences=80, test_sentences=150, steps=100, neighbours=3),
     published=(
-        Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True, char_filters=8),
-        Variant("mr", "BiLSTM-CNN", char_filters=8),
+        Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True, char_filters=8, word_dropout=0.05),
+        Variant("mr", "BiLSTM-CNN, max-pooled", char_filters=8, word_dropout=0.1, pooling="max"),
     ),
     latency_budget_s=0.1,
 )

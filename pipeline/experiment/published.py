@@ -1,4 +1,5 @@
-"""Published-class models (Ma & Hovy 2016): character CNN word features and a CRF output layer.
+"""Published-class models: character CNN word features and a CRF output layer (Ma & Hovy 2016),
+word dropout, and classifiers pooling over their states.
 
 Each :class:`Variant` of the plan is trained on the same data as the grid, exported
 with the fused engine, checked against Keras on the whole test split
@@ -26,25 +27,40 @@ class Variant:
     """One published-class configuration; unset sizes come from the task's grid settings."""
 
     data: str  # built-in dataset (a task of the plan)
-    label: str  # "BiLSTM-CNN-CRF", ...
+    label: str  # "BiLSTM-CNN-CRF", "BiGRU, max-pooled", ...
     chars: bool = True
     crf: bool = False
     cell: str = "lstm"
     epochs: int | None = None
     units: int | None = None
+    embedding_dim: int | None = None
     dropout: float | None = None
     learning_rate: float = 2e-3
     char_filters: int = 50
     word_dropout: float = 0.0
+    pooling: str = "last"  # classifiers: "max" / "mean" pool the states (pipeline/models/pooling.py)
+    seed: int | None = None  # None: the plan's seed; variants that differ only in seed form one family
 
     @property
-    def name(self) -> str:
-        """``brown-upos-bilstm-cnn-crf``, ...
+    def family(self) -> str:
+        """What the variant is, without its seed: ``brown-upos-bilstm-cnn-crf``, ...
 
         >>> Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True).name
         'brown-upos-bilstm-cnn-crf'
+        >>> Variant("mr", "BiGRU, max-pooled", chars=False, cell="gru", pooling="max").name
+        'mr-bigru-maxpool'
         """
-        return f"{self.data}-bi{self.cell}" + ("-cnn" if self.chars else "") + ("-crf" if self.crf else "")
+        return (f"{self.data}-bi{self.cell}" + ("-cnn" if self.chars else "") + ("-crf" if self.crf else "")
+                + ("-wd" if self.word_dropout else "") + (f"-{self.pooling}pool" if self.pooling != "last" else ""))
+
+    @property
+    def name(self) -> str:
+        """The family, and the seed when the variant sets one.
+
+        >>> Variant("mr", "BiGRU", chars=False, cell="gru", seed=2).name
+        'mr-bigru-seed2'
+        """
+        return self.family + ("" if self.seed is None else f"-seed{self.seed}")
 
 
 def train_variant(variant: Variant, task, data, root: Path, *, seed: int, verbose: int = 0) -> Path:
@@ -54,9 +70,9 @@ def train_variant(variant: Variant, task, data, root: Path, *, seed: int, verbos
     spec = RunSpec(
         name=variant.name, data=data.data, dev=data.dev, test=data.test,
         model=ModelConfig(task.task, variant.cell, bidirectional=True, units=variant.units or task.units,
-                          embedding_dim=task.embedding_dim,
+                          embedding_dim=variant.embedding_dim or task.embedding_dim,
                           dropout=task.dropout if variant.dropout is None else variant.dropout,
-                          word_dropout=variant.word_dropout, chars=variant.chars,
+                          word_dropout=variant.word_dropout, pooling=variant.pooling, chars=variant.chars,
                           char_filters=variant.char_filters, crf=variant.crf),
         options=TrainOptions(epochs=variant.epochs or task.epochs, batch_size=task.batch_size,
                              learning_rate=variant.learning_rate, min_freq=task.min_freq, patience=task.patience,
@@ -96,7 +112,8 @@ def run_published(plan, data: dict, root: Path | str, *, log: Callable[[str], No
     for k, variant in enumerate(plan.published, 1):
         task = plan.task(variant.data)
         started = time.perf_counter()
-        run_path = train_variant(variant, task, data[variant.data], root, seed=plan.seed, verbose=verbose)
+        run_path = train_variant(variant, task, data[variant.data], root,
+                                 seed=plan.seed if variant.seed is None else variant.seed, verbose=verbose)
         export_path = export_run(run_path, out_root=root / "export", engine="fused", text=False).folder
         try:
             parity = check_export(export_path, random_count=4)
@@ -105,7 +122,8 @@ def run_published(plan, data: dict, root: Path | str, *, log: Callable[[str], No
 
             parity = read_json(export_path / "parity.json")["model.onnx"]
         row, _ = measure_config(task, data[variant.data], run_path, export_path, budget_s=plan.latency_budget_s)
-        row.update(label=variant.label, chars=variant.chars, crf=variant.crf, parity=parity_summary(parity),
+        row.update(label=variant.label, family=variant.family, chars=variant.chars, crf=variant.crf, word_dropout=variant.word_dropout,
+                   pooling=variant.pooling, parity=parity_summary(parity),
                    wall_seconds=round(time.perf_counter() - started, 1))
         rows.append(row)
         log(f"[published {k}/{len(plan.published)}] {row['name']:<28} test acc {row['test_accuracy']:.4f} "

@@ -53,24 +53,42 @@ TARGETS = {"brown-upos": {"accuracy": 0.98, "oov_accuracy": 0.90}, "mr": {"accur
 
 
 def targets(rows: list[dict]) -> list[dict]:
-    """The issue's accuracy targets against the best run of each corpus (by test accuracy).
+    """The issue's accuracy targets against the best model of each corpus.
 
-    >>> targets([{"data": "mr", "name": "a", "model": "m", "test_accuracy": 0.81, "test_oov_accuracy": None}])
-    [{'data': 'mr', 'best': 'a', 'model': 'm', 'accuracy': 0.81, 'oov_accuracy': None, 'target_accuracy': 0.8, 'target_oov_accuracy': None, 'met': True}]
+    Runs that differ only in their seed (one ``family``) count as one model, scored by
+    their mean test accuracy: a lucky seed does not meet a target.
+
+    >>> rows = [{"data": "mr", "name": f"a-seed{s}", "family": "a", "model": "m", "test_accuracy": acc,
+    ...          "test_oov_accuracy": None} for s, acc in enumerate((0.82, 0.79))]
+    >>> t = targets(rows + [{"data": "mr", "name": "b", "model": "m", "test_accuracy": 0.803,
+    ...                      "test_oov_accuracy": None}])[0]
+    >>> t["best"], t["runs"], round(t["accuracy"], 3), t["accuracy_range"], t["met"]
+    ('a', 2, 0.805, [0.79, 0.82], True)
     """
     out = []
     for data, want in TARGETS.items():
-        mine = [r for r in rows if r["data"] == data]
-        if not mine:
+        families: dict[str, list[dict]] = {}
+        for r in rows:
+            if r["data"] == data:
+                families.setdefault(r.get("family") or r["name"], []).append(r)
+        if not families:
             continue
-        best = max(mine, key=lambda r: r["test_accuracy"])
-        oov = best.get("test_oov_accuracy")
-        met = best["test_accuracy"] >= want["accuracy"] and (
+        name, runs = max(families.items(), key=lambda kv: _mean([r["test_accuracy"] for r in kv[1]]))
+        accs = [r["test_accuracy"] for r in runs]
+        oovs = [r.get("test_oov_accuracy") for r in runs]
+        oov = None if None in oovs else _mean(oovs)
+        acc = _mean(accs)
+        met = acc >= want["accuracy"] and (
             "oov_accuracy" not in want or (oov is not None and oov >= want["oov_accuracy"]))
-        out.append({"data": data, "best": best["name"], "model": best["model"], "accuracy": best["test_accuracy"],
-                    "oov_accuracy": oov, "target_accuracy": want["accuracy"],
-                    "target_oov_accuracy": want.get("oov_accuracy"), "met": met})
+        out.append({"data": data, "best": name, "model": runs[0]["model"], "runs": len(runs), "accuracy": acc,
+                    "accuracy_range": [min(accs), max(accs)], "oov_accuracy": oov,
+                    "target_accuracy": want["accuracy"], "target_oov_accuracy": want.get("oov_accuracy"),
+                    "met": met})
     return out
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
 
 
 def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tuple[str, ...] | None = None,
