@@ -172,15 +172,22 @@ def test_quick_experiment_end_to_end(tmp_path):
     assert len(saved["probes"]["probes"]) == 6
     assert "## Beyond the grid: character features, a CRF (Ma & Hovy 2016), word dropout, pooling" in report
     published = {r["name"]: r for r in saved["published"]}
-    assert sorted(published) == ["brown-upos-bilstm-cnn-crf-wd", "mr-bilstm-cnn-wd-maxpool"]
-    assert published["mr-bilstm-cnn-wd-maxpool"]["pooling"] == "max"
-    assert published["mr-bilstm-cnn-wd-maxpool"]["parity"]["passed"]
+    pooled = ["mr-bilstm-cnn-wd-maxpool-seed0", "mr-bilstm-cnn-wd-maxpool-seed1"]
+    assert sorted(published) == ["brown-upos-bilstm-cnn-crf-wd", *pooled]
+    for name in pooled:
+        assert published[name]["pooling"] == "max" and published[name]["parity"]["passed"]
+        assert published[name]["family"] == "mr-bilstm-cnn-wd-maxpool"
+    assert "BiLSTM-CNN, max-pooled, seed 1" in report
     crf = published["brown-upos-bilstm-cnn-crf-wd"]
     assert crf["crf"] and crf["parity"]["passed"] and crf["parity"]["tags_differing"] == 0
     assert crf["parity"]["tags_compared"] == crf["test_items"]
     assert crf["test_accuracy"] == pytest.approx(crf["test_accuracy_onnx"])  # identical Viterbi paths
     assert {t["data"] for t in saved["targets"]} == {"brown-upos", "mr"}
     assert all(isinstance(t["met"], bool) for t in saved["targets"])
+    mr_target = next(t for t in saved["targets"] if t["data"] == "mr")
+    if mr_target["best"] == "mr-bilstm-cnn-wd-maxpool":  # the two seeds are scored together, by their mean
+        accs = [published[n]["test_accuracy"] for n in pooled]
+        assert mr_target["runs"] == 2 and mr_target["accuracy"] == pytest.approx(sum(accs) / 2)
     for png in ("grid_tagging.png", "grid_classification.png", "tradeoff.png", "probes.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG" and png in report
 

@@ -122,7 +122,7 @@ def run_published(plan, data: dict, root: Path | str, *, log: Callable[[str], No
 
             parity = read_json(export_path / "parity.json")["model.onnx"]
         row, _ = measure_config(task, data[variant.data], run_path, export_path, budget_s=plan.latency_budget_s)
-        row.update(label=variant.label, family=variant.family, chars=variant.chars, crf=variant.crf, word_dropout=variant.word_dropout,
+        row.update(label=variant.label, family=variant.family, seed=variant.seed, chars=variant.chars, crf=variant.crf, word_dropout=variant.word_dropout,
                    pooling=variant.pooling, parity=parity_summary(parity),
                    wall_seconds=round(time.perf_counter() - started, 1))
         rows.append(row)

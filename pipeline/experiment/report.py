@@ -218,7 +218,9 @@ def _published(res: dict) -> str:
     for r in [word[d] for d in sorted({r["data"] for r in rows}) if d in word] + rows:
         p = r.get("parity") or {}
         tags = "-" if p.get("tags_compared") is None else f"{p['tags_differing']} of {p['tags_compared']}"
-        body.append([r["data"], r.get("label", r["model"].split(" ")[0] + " (grid)"), r["epochs_run"],
+        label = r.get("label", r["model"].split(" ")[0] + " (grid)")
+        label += "" if r.get("seed") is None else f", seed {r['seed']}"
+        body.append([r["data"], label, r["epochs_run"],
                      pct(r["test_accuracy"]), pct(r["test_accuracy_onnx"]), pct(r.get("test_oov_accuracy")),
                      f"{r['parameters']:,}", f"{r['seconds_per_epoch']:.0f}", f"{r['latency_p50_ms']:.3f}",
                      "-" if not p else f"{p['max_abs_diff']:.1e}", tags])
