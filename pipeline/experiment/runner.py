@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from statistics import mean
 from pathlib import Path
 from typing import Callable
 
@@ -73,11 +74,11 @@ def targets(rows: list[dict]) -> list[dict]:
                 families.setdefault(r.get("family") or r["name"], []).append(r)
         if not families:
             continue
-        name, runs = max(families.items(), key=lambda kv: _mean([r["test_accuracy"] for r in kv[1]]))
+        name, runs = max(families.items(), key=lambda kv: mean([r["test_accuracy"] for r in kv[1]]))
         accs = [r["test_accuracy"] for r in runs]
         oovs = [r.get("test_oov_accuracy") for r in runs]
-        oov = None if None in oovs else _mean(oovs)
-        acc = _mean(accs)
+        oov = None if None in oovs else mean(oovs)
+        acc = mean(accs)
         met = acc >= want["accuracy"] and (
             "oov_accuracy" not in want or (oov is not None and oov >= want["oov_accuracy"]))
         out.append({"data": data, "best": name, "model": runs[0]["model"], "runs": len(runs), "accuracy": acc,
@@ -85,10 +86,6 @@ def targets(rows: list[dict]) -> list[dict]:
                     "target_accuracy": want["accuracy"], "target_oov_accuracy": want.get("oov_accuracy"),
                     "met": met})
     return out
-
-
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs)
 
 
 def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tuple[str, ...] | None = None,
