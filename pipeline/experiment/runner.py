@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 import time
-from statistics import mean
 from pathlib import Path
+from statistics import mean
 from typing import Callable
 
 from pipeline.artifacts import package_versions, write_json, write_text
