@@ -234,6 +234,12 @@ def test_fused_graph_uses_conv_and_keeps_input_names():
     proto = convert(CASES["bilstm-tagger"]())
     found = [n.op_type for n in proto.graph.node]
     assert found.count("Conv") == 1 and "GlobalMaxPool" in found and {"Loop", "Scan"}.isdisjoint(found)
+    # padding characters are excluded through the weights: the gathered vectors go straight to the
+    # convolution and its [tokens, filters, chars] output straight to the max, no mask op between
+    consumers = {n.input[0]: n.op_type for n in proto.graph.node if n.input}
+    tanh = next(n.output[0] for n in proto.graph.node if n.op_type == "Tanh")
+    gathered = next(n.output[0] for n in proto.graph.node if n.op_type == "Gather" and "char" in n.input[0])
+    assert consumers[tanh] == "GlobalMaxPool" and consumers[gathered] == "Transpose"
     assert [i.name for i in proto.graph.input] == names == ["ids", "chars"]
     assert [d.dim_param for d in proto.graph.input[1].type.tensor_type.shape.dim][:2] == ["batch", "time"]
 
