@@ -59,3 +59,13 @@ def test_text_model_gives_the_word_model_answers(pooled):
     labels, probs, _ = make_session(folder / "model.text.onnx").run(None, {"tokens": pad_tokens(texts)})
     np.testing.assert_allclose(probs, want, atol=1e-5)
     assert list(labels) == [max(p, key=p.get) for _, p in clf.predict_tokens(texts)]
+
+
+def test_tf2onnx_engine_exports_the_same_model(pooled, tmp_path):
+    """The reference exporter traces the inference graph: word dropout is gone, pooling converts."""
+    run, _ = pooled
+    folder = export_run(run, out_root=tmp_path, engine="tf2onnx", text=False).folder
+    assert json.loads((folder / "export.json").read_text())["engine"] == "tf2onnx"
+    report = check_export(folder, random_count=2)
+    assert report["passed"], report["failures"]
+    assert report["heldout"]["label_agreement"] == 1.0
