@@ -45,9 +45,9 @@ class Variant:
     def family(self) -> str:
         """What the variant is, without its seed: ``brown-upos-bilstm-cnn-crf``, ...
 
-        >>> Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True).name
+        >>> Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True).family
         'brown-upos-bilstm-cnn-crf'
-        >>> Variant("mr", "BiGRU, max-pooled", chars=False, cell="gru", pooling="max").name
+        >>> Variant("mr", "BiGRU, max-pooled", chars=False, cell="gru", pooling="max", seed=1).family
         'mr-bigru-maxpool'
         """
         return (f"{self.data}-bi{self.cell}" + ("-cnn" if self.chars else "") + ("-crf" if self.crf else "")
@@ -122,9 +122,9 @@ def run_published(plan, data: dict, root: Path | str, *, log: Callable[[str], No
 
             parity = read_json(export_path / "parity.json")["model.onnx"]
         row, _ = measure_config(task, data[variant.data], run_path, export_path, budget_s=plan.latency_budget_s)
-        row.update(label=variant.label, family=variant.family, seed=variant.seed, chars=variant.chars, crf=variant.crf, word_dropout=variant.word_dropout,
-                   pooling=variant.pooling, parity=parity_summary(parity),
-                   wall_seconds=round(time.perf_counter() - started, 1))
+        row.update(label=variant.label, family=variant.family, seed=variant.seed, chars=variant.chars,
+                   crf=variant.crf, word_dropout=variant.word_dropout, pooling=variant.pooling,
+                   parity=parity_summary(parity), wall_seconds=round(time.perf_counter() - started, 1))
         rows.append(row)
         log(f"[published {k}/{len(plan.published)}] {row['name']:<28} test acc {row['test_accuracy']:.4f} "
             f"(ORT {row['test_accuracy_onnx']:.4f}), OOV {_pct(row['test_oov_accuracy'])}, "

@@ -121,7 +121,7 @@ def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tu
     clock.lap("question 1 (train, export, measure)")
 
     published = run_published(plan, data, out, log=log, verbose=verbose)
-    clock.lap("character CNN and CRF models")
+    clock.lap("published-class models")
 
     taggers = [r for r in rows if r["task"] == "tagging"]
     pair = [sentence_pair(r["run"], r["export"]) for r in taggers]
