@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.export.bench import best_of  # noqa: E402
+from pipeline.scoring.accuracy import accuracy  # noqa: E402
 
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
@@ -44,14 +45,8 @@ C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
 
 def token_accuracy(gold, predicted, keep=None) -> float | None:
-    """Token accuracy; ``keep`` (same shape, booleans) restricts it to some tokens."""
-    right = total = 0
-    for k, (gs, ps) in enumerate(zip(gold, predicted)):
-        for j, (g, p) in enumerate(zip(gs, ps)):
-            if keep is None or keep[k][j]:
-                total += 1
-                right += g == p
-    return right / total if total else None
+    """Token accuracy; ``keep`` (same shape, booleans) restricts it to some tokens; None when none is kept."""
+    return accuracy(gold, predicted, keep=keep, empty=None)
 
 
 # ----------------------------------------------------------------------------- TF-IDF + logistic regression
@@ -294,7 +289,7 @@ def compare_classification(folder: Path, args) -> dict:
     for label, (run, extra) in runners.items():
         run(texts[:64])
         seconds, predicted = best_of(lambda: run(texts), args.repeats)
-        acc = sum(p == g for p, g in zip(predicted, test.labels)) / len(texts)
+        acc = accuracy(test.labels, predicted, task="classification")
         rows.append({"model": label, "accuracy": acc, "seconds": seconds, "items_per_s": len(texts) / seconds,
                      **extra})
     return {"task": "classification", "data": "mr:test", "items": len(texts), "unit": "texts",

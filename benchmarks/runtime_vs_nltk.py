@@ -32,11 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.export.bench import best_of  # noqa: E402
-
-
-def _accuracy(gold, predicted) -> float:
-    pairs = [(g, p) for gs, ps in zip(gold, predicted) for g, p in zip(gs, ps)]
-    return sum(g == p for g, p in pairs) / max(len(pairs), 1)
+from pipeline.scoring.accuracy import accuracy  # noqa: E402
 
 
 def rnnx_runners(folder: Path, batch_size: int) -> dict:
@@ -109,7 +105,7 @@ def main(argv=None) -> int:
         run(tokens[:64])  # warm-up
         seconds, predicted = best_of(lambda: run(tokens), args.repeats)
         rows.append({"tagger": label, "seconds": seconds, "tokens_per_s": n_tokens / seconds,
-                     "accuracy": _accuracy(test.labels, predicted)})
+                     "accuracy": accuracy(test.labels, predicted)})
     nltk_rate = next((r["tokens_per_s"] for r in rows if r["tagger"].startswith("NLTK")), None)
     for row in rows:
         row["vs_nltk"] = row["tokens_per_s"] / nltk_rate if nltk_rate else None

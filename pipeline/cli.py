@@ -250,7 +250,7 @@ def cmd_evaluate(args) -> int:
     from pipeline.artifacts import write_json
     from pipeline.data.sources import load_file, resolve
     from pipeline.train.evaluate import evaluate_model
-    from pipeline.train.metrics import format_report
+    from pipeline.scoring.metrics import format_report
     from pipeline.train.rundir import load_run
 
     run = load_run(args.run)

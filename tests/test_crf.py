@@ -17,9 +17,8 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st  
 
 from pipeline.export.contract import INPUT_NAME  # noqa: E402
 from pipeline.export.fused import convert, unsupported_layers  # noqa: E402
-from pipeline.models.crf import (  # noqa: E402
-    CRF, EMISSION_FLOOR, CRFTagger, crf_nll, crf_weights, decode, viterbi,
-)
+from pipeline.models.crf import CRF, CRFTagger, crf_nll, crf_weights, decode  # noqa: E402
+from pipeline.scoring.decode import EMISSION_FLOOR, viterbi  # noqa: E402
 
 LABELS = 3
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import RnnxError
-from pipeline.train.metrics import (
+from pipeline.scoring.metrics import (
     MetricsError,
     classification_report,
     confusion_matrix,
@@ -461,7 +461,7 @@ def test_extract_chunks_inverts_encoding(sentence, scheme):
 
 
 def test_metrics_module_imports_neither_tensorflow_nor_keras():
-    code = ("import sys, pipeline.train.metrics; "
+    code = ("import sys, pipeline.scoring.metrics; "
             "bad = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from pipeline.train.metrics import classification_report, tagging_report
+from pipeline.scoring.metrics import classification_report, tagging_report
 from pipeline.train.plots import PlotError, plot_confusion, plot_history
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

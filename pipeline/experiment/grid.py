@@ -115,6 +115,7 @@ def ort_correctness(export_path: Path | str, split) -> tuple[np.ndarray, np.ndar
     from pipeline.data.features import collate
     from pipeline.runtime.batches import run_batched
     from pipeline.runtime.session import load
+    from pipeline.scoring.accuracy import correct_counts
 
     model = load(export_path)
     encoded = model.encoder.encode_all(split.tokens)
@@ -123,15 +124,7 @@ def ort_correctness(export_path: Path | str, split) -> tuple[np.ndarray, np.ndar
     else:
         probs = run_batched(model.run, encoded, task=split.task, batch_size=64, collate=collate)
         paths = [p.argmax(-1) for p in probs]
-    index = {n: i for i, n in enumerate(model.labels.names)}  # gold labels unseen in training never match
-    if split.task == "tagging":
-        gold = [np.asarray([index.get(t, -1) for t in tags]) for tags in split.labels]
-        correct = np.asarray([int((p == g).sum()) for p, g in zip(paths, gold)], dtype=np.int64)
-        weight = np.asarray([len(g) for g in gold], dtype=np.int64)
-    else:
-        correct = np.asarray([int(int(p) == index.get(g, -1)) for p, g in zip(paths, split.labels)])
-        weight = np.ones(len(split), dtype=np.int64)
-    return correct, weight
+    return correct_counts(paths, split.labels, model.labels.names, split.task)
 
 
 def measure_config(task: TaskPlan, data: TaskData, run_path: Path, export_path: Path, *,

@@ -147,7 +147,8 @@ def check_export(
 ) -> dict:
     from pipeline.export.parity_keras import keras_side
     from pipeline.runtime.session import ExportedModel
-    from pipeline.train.evaluate import decode_model_predictions, decode_predictions, score
+    from pipeline.scoring.decode import argmax_labels, path_labels
+    from pipeline.train.evaluate import decode_model_predictions, score
 
     folder = Path(folder)
     info = read_json(folder / "export.json")
@@ -166,11 +167,11 @@ def check_export(
         held.add(np.atleast_2d(r), np.atleast_2d(g), f"{split.source} sequence {i}", tol.margin)
     names = run.labels.names
     predictions = {"keras": decode_model_predictions(run.model, ref, names, task),
-                   "onnxruntime": decode_predictions(got, names, task)}
+                   "onnxruntime": argmax_labels(got, names, task)}
     tags = None
     if onnx_model.has_tags:
         paths = run_batched(onnx_model.run_tags, encoded, task=task, batch_size=32, collate=collate)
-        predictions["onnxruntime"] = [[names[int(i)] for i in p] for p in paths]
+        predictions["onnxruntime"] = path_labels(paths, names)
         tags = _tag_mismatches(predictions["keras"], predictions["onnxruntime"])
     accuracy = {runtime: score(split, predicted, run.vocab, run.labels)["accuracy"]
                 for runtime, predicted in predictions.items()}

@@ -186,13 +186,11 @@ def _assert_loads(path: Path) -> None:
 
 
 def _accuracy(probs: list[np.ndarray], gold: list, names: list[str], task: str) -> tuple[float, list]:
-    if task == "tagging":
-        pred = [[names[i] for i in p.argmax(-1)] for p in probs]
-        pairs = [(g, q) for gs, ps in zip(gold, pred) for g, q in zip(gs, ps)]
-    else:
-        pred = [names[int(p.argmax(-1))] for p in probs]
-        pairs = list(zip(gold, pred))
-    return sum(g == q for g, q in pairs) / max(len(pairs), 1), pred
+    from pipeline.scoring.accuracy import accuracy
+    from pipeline.scoring.decode import argmax_labels
+
+    pred = argmax_labels(probs, names, task)
+    return accuracy(gold, pred, task=task), pred
 
 
 def check_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_file: str = "model.onnx",

@@ -67,6 +67,8 @@ import numpy as np
 
 from pipeline.data.vocab import OOV_ID, PAD_ID, Vocabulary
 from pipeline.errors import ExportError
+from pipeline.scoring.accuracy import accuracy
+from pipeline.scoring.decode import argmax_label, argmax_labels
 
 TOKENS_INPUT = "tokens"
 TEXT_INPUT = "text"
@@ -544,7 +546,7 @@ def check_text_model(folder: Path | str, *, text_file: str = "model.text.onnx", 
     ids, ref = id_side(tokens)
     got = text_side(tokens)
     held = _compare(ids, ref, got, names, task)
-    held["accuracy"] = {"id_model": _accuracy(split, tokens, [_labels(r, names, task) for r in ref], task),
+    held["accuracy"] = {"id_model": _accuracy(split, tokens, argmax_labels(ref, names, task), task),
                         "text_model": _accuracy(split, tokens, [_got_labels(g, task) for g in got], task)}
 
     variants = {}
@@ -588,10 +590,6 @@ def check_text_model(folder: Path | str, *, text_file: str = "model.text.onnx", 
     return reports
 
 
-def _labels(probs, names, task):
-    return [names[i] for i in probs.argmax(-1)] if task == "tagging" else names[int(probs.argmax(-1))]
-
-
 def _got_labels(out, task):
     return [str(t) for t in out["tags"]] if task == "tagging" else str(out["label"])
 
@@ -604,7 +602,7 @@ def _compare(ids, ref, got, names, task) -> dict:
     for i, (want_ids, r, g) in enumerate(zip(ids, ref, got)):
         bad_ids = np.asarray(want_ids, dtype=np.int64) != g["ids"]
         id_mis += int(bad_ids.sum())
-        want = _labels(r, names, task)
+        want = argmax_label(r, names, task)
         have = _got_labels(g, task)
         if task == "tagging":
             positions += len(want)
@@ -635,11 +633,7 @@ def _failures(comp: dict) -> list[str]:
 
 def _accuracy(split, tokens, predicted, task) -> float:
     gold = [lab for toks, lab in zip(split.tokens, split.labels) if len(toks) > 0]
-    if task == "tagging":
-        pairs = [(g, p) for gs, ps in zip(gold, predicted) for g, p in zip(gs, ps)]
-    else:
-        pairs = list(zip(gold, predicted))
-    return sum(g == p for g, p in pairs) / max(len(pairs), 1)
+    return accuracy(gold, predicted, task=task)
 
 
 def _check_rawtext(path: Path, reference: str, tokens, text_out, names, info, split_name, split) -> dict:

@@ -16,7 +16,7 @@ With ``chars`` every word is also read character by character (Ma & Hovy 2016):
 what lets a tagger label words it never saw. With ``crf`` the softmax output
 stays the model's output (per-token label probabilities) and the CRF layer on
 top holds the tag-transition scores; the best tag sequence comes from Viterbi
-decoding (:func:`pipeline.models.crf.viterbi`, and inside the exported graph).
+decoding (:func:`pipeline.scoring.decode.viterbi`, and inside the exported graph).
 
 A tagger keeps ``return_sequences=True`` on every recurrent layer and predicts a
 label per token. A classifier's last recurrent layer returns only its final

@@ -10,8 +10,8 @@ distribution, so log-softmax emissions are as good as logits.
 
 * :class:`CRFTagger` is a functional model whose training loss is the CRF negative
   log-likelihood (:func:`crf_nll`) per real token; compile it without ``loss=``.
-* :func:`viterbi` / :func:`decode` give the best tag path with numpy, in the same
-  float32 order as the Viterbi decode the fused ONNX exporter writes into the graph
+* :func:`decode` gives the best tag path with numpy
+  (:func:`pipeline.scoring.decode.viterbi` on the model's weights), in the same float32 order as the Viterbi decode the fused ONNX exporter writes into the graph
   (``pipeline/export/fused/crf.py``), so both give identical paths.
 
 Example:
@@ -33,12 +33,12 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.keras_env import import_keras
+from pipeline.scoring.decode import EMISSION_FLOOR, viterbi
 
 keras = import_keras()
 
-__all__ = ["EMISSION_FLOOR", "CRF", "CRFTagger", "crf_nll", "viterbi", "crf_weights", "decode"]
+__all__ = ["CRF", "CRFTagger", "crf_nll", "crf_weights", "decode"]
 
-EMISSION_FLOOR = 1e-7
 CRF_LAYER_NAME = "crf"
 
 
@@ -242,45 +242,6 @@ def crf_weights(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 # -- decoding -----------------------------------------------------------------------
-
-def viterbi(probs, lengths, transitions, start, end) -> np.ndarray:
-    """int64 ``[batch, time]``: the best tag path of each row; padded positions (and rows of length 0) are 0.
-
-    float32 arithmetic in the order of the ONNX graph: ``e = log(max(p, floor))``;
-    ``score_0 = e_0 + start``; ``score_t[j] = max_i(score_{t-1}[i] + transitions[i, j]) + e_t[j]``;
-    final ``score_{len-1} + end``; ties go to the lowest index.
-    """
-    p = np.asarray(probs, np.float32)
-    if p.ndim != 3:
-        raise ValueError(f"viterbi takes probs [batch, time, labels]; got shape {p.shape}")
-    batch, time, labels = p.shape
-    lengths = np.asarray(lengths, np.int64).reshape(-1)
-    if lengths.shape != (batch,) or (lengths < 0).any() or (lengths > time).any():
-        raise ValueError(f"lengths must be {batch} values in [0, {time}], got {lengths.tolist()}")
-    trans, start, end = (np.asarray(w, np.float32) for w in (transitions, start, end))
-    if trans.shape != (labels, labels) or start.shape != (labels,) or end.shape != (labels,):
-        raise ValueError(f"CRF weights have shapes {trans.shape}, {start.shape}, {end.shape}; probs have "
-                         f"{labels} labels")
-    e = np.log(np.maximum(p, np.float32(EMISSION_FLOOR)))
-    score = np.zeros((batch, labels), np.float32)
-    pointers = np.zeros((time, batch, labels), np.int64)
-    identity = np.arange(labels, dtype=np.int64)
-    for t in range(time):
-        cand = score[:, :, None] + trans[None, :, :]                   # [B, i, j]
-        best = cand.argmax(axis=1)
-        new = start + e[:, t] if t == 0 else np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + e[:, t]
-        live = (t < lengths)[:, None]
-        score = np.where(live, new, score)
-        pointers[t] = np.where(live, best, identity)
-    tag = (score + end).argmax(axis=1)
-    tags = np.zeros((batch, time), np.int64)
-    rows = np.arange(batch)
-    for t in range(time - 1, -1, -1):
-        tags[:, t] = tag
-        tag = pointers[t][rows, tag]
-    tags[np.arange(time)[None, :] >= lengths[:, None]] = 0
-    return tags
-
 
 def decode(model, probs, lengths) -> np.ndarray:
     """:func:`viterbi` with the CRF weights of ``model``."""

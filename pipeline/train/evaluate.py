@@ -2,12 +2,8 @@
 in- vs out-of-vocabulary tokens, per-label precision/recall/F1, CoNLL entity
 scores for BIO/BIOES tag sets, macro-F1 for classifiers, confusion-matrix PNG.
 
-The scoring itself lives in :mod:`pipeline.train.metrics` and runs on plain label
-lists, so ONNX Runtime predictions are scored by the same code.
-
->>> import numpy as np
->>> decode_predictions([np.array([[0.9, 0.1], [0.2, 0.8]])], ["A", "B"], "tagging")
-[['A', 'B']]
+Decoding and scoring live in :mod:`pipeline.scoring` and run on plain arrays and
+label lists, so ONNX Runtime predictions are decoded and scored by the same code.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from pipeline.data.corpus import Split
 from pipeline.data.features import Encoder, collate
 from pipeline.data.vocab import Labels, Vocabulary
 from pipeline.runtime.batches import run_batched
+from pipeline.scoring.decode import argmax_labels, viterbi_labels
 
 
 def keras_batch_fn(model):
@@ -58,12 +55,10 @@ def predict_probs(model, encoder: Encoder, split: Split, batch_size: int = 64) -
 def decode_model_predictions(model, probs: list[np.ndarray], names: list[str], task: str) -> list:
     """Label strings: Viterbi paths for a CRF tagger, the most probable label otherwise."""
     if not is_crf_model(model):
-        return decode_predictions(probs, names, task)
-    from pipeline.models.crf import crf_weights, viterbi
+        return argmax_labels(probs, names, task)
+    from pipeline.models.crf import crf_weights
 
-    weights = crf_weights(model)
-    paths = (viterbi(p[None], [len(p)], *weights)[0] for p in probs)
-    return [[names[int(i)] for i in path] for path in paths]
+    return viterbi_labels(probs, names, *crf_weights(model))
 
 
 def is_crf_model(model) -> bool:
@@ -71,15 +66,9 @@ def is_crf_model(model) -> bool:
     return any(type(layer).__name__ == "CRF" for layer in model.layers)
 
 
-def decode_predictions(probs: list[np.ndarray], names: list[str], task: str) -> list:
-    if task == "tagging":
-        return [[names[i] for i in p.argmax(-1)] for p in probs]
-    return [names[int(p.argmax(-1))] for p in probs]
-
-
 def score(split: Split, predicted: list, vocab: Vocabulary | None, labels: Labels) -> dict:
     """Score predicted label strings against ``split``'s gold labels."""
-    from pipeline.train.metrics import classification_report, tagging_report
+    from pipeline.scoring.metrics import classification_report, tagging_report
 
     if split.task == "tagging":
         in_vocab = None

@@ -59,7 +59,7 @@ def plot_confusion(
 ) -> Path:
     """Draw a confusion matrix (rows gold, columns predicted) as a PNG at ``path``.
 
-    ``report_or_matrix`` is a report from :mod:`pipeline.train.metrics` (its
+    ``report_or_matrix`` is a report from :mod:`pipeline.scoring.metrics` (its
     ``confusion`` entry is used), a ``{"labels", "matrix"}`` dict, or a square
     matrix of counts. ``labels`` names the matrix rows; with a report it may be
     ``None`` (use the report's order) or a subset/reordering of its labels.
