@@ -237,7 +237,7 @@ def exported(cell):
     model = tagger(cell, seed=7)
     randomize_crf(model, seed=11)
     assert unsupported_layers(model) == []
-    proto = convert(model, metadata={"task": "tagging"})
+    proto = convert(model)
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     return model, proto, session
 

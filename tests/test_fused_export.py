@@ -14,7 +14,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from pipeline.errors import ExportError  # noqa: E402
-from pipeline.export.contract import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, read_metadata  # noqa: E402
+from pipeline.export import to_onnx  # noqa: E402
+from pipeline.export.contract import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, finalize, read_metadata  # noqa: E402
 from pipeline.export.fused import convert, unsupported_layers  # noqa: E402
 from pipeline.models import ModelConfig, build_model  # noqa: E402
 
@@ -79,7 +80,7 @@ def test_simplernn_forms(task, bi):
 def test_rnnx_builder_models_follow_the_contract(task, cell, bi):
     model = rnnx_model(task, cell, bi, layers=1)
     assert unsupported_layers(model) == []
-    proto = convert(model, metadata={"task": task, "labels": ["a", "b", "c"]})
+    proto = finalize(convert(model), {"task": task, "labels": ["a", "b", "c"]})
     assert proto.ir_version == IR_VERSION
     assert [(o.domain, o.version) for o in proto.opset_import] == [("", OPSET)]
     (inp,) = proto.graph.input
@@ -89,7 +90,7 @@ def test_rnnx_builder_models_follow_the_contract(task, cell, bi):
     dims = [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim]
     assert out.name == OUTPUT_NAME
     assert dims == (["batch", "time", 3] if task == "tagging" else ["batch", 3])
-    assert read_metadata(proto) == {"task": task, "labels": ["a", "b", "c"], "engine": "fused"}
+    assert read_metadata(proto) == {"task": task, "labels": ["a", "b", "c"]}
     assert all(t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32)
                for t in proto.graph.initializer)
 
@@ -175,16 +176,23 @@ def test_mixed_precision_model_exports_float32_weights():
     np.testing.assert_array_equal(run(a, ids)[0], run(b, ids)[0])
 
 
-def test_initial_state_argument_is_rejected_clearly():
+def test_initial_state_from_another_branch_converts():
+    """A state computed from the model's other input (a seq2seq decoder's shape) starts the GRU.
+
+    Keras passes no padding mask to a layer called with ``initial_state``: the padding
+    steps are read as real ones, by Keras and by the export alike."""
     ids = keras.Input((None,), dtype="int64", name="ids")
+    context = keras.Input((3,), name="context")
     x = keras.layers.Embedding(40, 4, mask_zero=True)(ids)
-    h0 = keras.layers.Dense(6, name="h0")(keras.layers.GlobalAveragePooling1D()(x))
+    h0 = keras.layers.Dense(6, activation="tanh", name="h0")(context)
     x = keras.layers.GRU(6, name="gru")(x, initial_state=h0)
-    model = keras.Model(ids, x)
-    problems = unsupported_layers(model)
-    assert any(p.startswith("gru (GRU: called with tensor argument(s) initial_state") for p in problems)
-    with pytest.raises(ExportError):
-        convert(model)
+    model = keras.Model([ids, context], x)
+    assert unsupported_layers(model) == []
+    feeds = {"ids": np.array([[3, 4, 0], [0, 0, 0]]), "context": np.random.default_rng(0).normal(size=(2, 3))}
+    feeds["context"] = feeds["context"].astype(np.float32)
+    got = ort.InferenceSession(to_onnx(model).SerializeToString()).run(None, feeds)[0]
+    want = np.asarray(model([feeds["ids"], feeds["context"]]))
+    assert np.abs(got - want).max() < 1e-5
 
 
 def test_multi_input_models_need_an_ids_input():

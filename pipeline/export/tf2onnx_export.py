@@ -87,3 +87,44 @@ def export_tf2onnx(model, *, keras_path: str | Path | None = None):
         if result.returncode != 0:
             raise ExportError(f"tf2onnx conversion on the CPU failed:\n{result.stderr[-2000:]}")
         return onnx.load(out)
+
+
+def export_any_tf2onnx(model, *, opset: int = OPSET):
+    """Any built Keras model through tf2onnx (a traced ``tf.function``), inputs and outputs named as in Keras.
+
+    Not yet finalized. Runs on the CPU in this process (no GPU-free child: with a GPU
+    visible, save the model and convert in a process with ``CUDA_VISIBLE_DEVICES=-1``).
+    """
+    import onnx
+
+    from pipeline.export.fused import keras_input_names, keras_output_names
+    from pipeline.export.fused.walk import functional_of
+    from pipeline.keras_env import import_keras
+
+    import_keras()
+    import tensorflow as tf
+    import tf2onnx
+
+    functional = functional_of(model)
+    in_names = keras_input_names(functional)
+    out_names = keras_output_names(model, functional)
+    spec = [tf.TensorSpec(kt.shape, kt.dtype, name=name) for kt, name in zip(functional.inputs, in_names)]
+
+    def call(*xs):
+        out = model(list(xs) if len(xs) > 1 else xs[0], training=False)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    with tf.device("/CPU:0"):
+        try:
+            proto, _ = tf2onnx.convert.from_function(tf.function(call), input_signature=spec, opset=opset)
+        except Exception as exc:  # tf2onnx raises many types; the user needs the first line
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ExportError(f"tf2onnx could not convert model {model.name!r}: {first}") from exc
+    renames = dict(zip([o.name for o in proto.graph.output], out_names))
+    for node in proto.graph.node:
+        node.output[:] = [renames.get(n, n) for n in node.output]
+        node.input[:] = [renames.get(n, n) for n in node.input]
+    for out in proto.graph.output:
+        out.name = renames.get(out.name, out.name)
+    onnx.checker.check_model(proto)
+    return proto

@@ -2,14 +2,17 @@
 
 No TensorFlow tracing: the converter reads each layer's weights and settings and
 writes the ONNX graph with ``onnx.helper``. Masks become ``sequence_lens`` of
-ONNX ``RNN``/``GRU``/``LSTM`` ops (inputs are right-padded); padded positions of
-sequence outputs are zero. It therefore works for models trained on a GPU, with
-mixed precision (weights are written as float32), and under any Keras backend.
+ONNX ``RNN``/``GRU``/``LSTM`` ops; masks of any shape (left padding, holes) are
+exact through packing (:mod:`~pipeline.export.fused.packing`). It therefore works
+for models trained on a GPU, with mixed precision (weights are written as
+float32), and under any Keras backend.
 
 Public API:
 
-* :func:`convert` -- ``keras.Model -> onnx.ModelProto`` (finalized: contract names,
-  opset, IR version, metadata with ``engine="fused"``);
+* :func:`convert` -- ``keras.Model -> onnx.ModelProto`` (not yet finalized: the
+  exporter pins IR version and metadata once, :func:`pipeline.export.contract.finalize`);
+  ``io="keras"`` keeps the model's own input/output names and dtypes,
+  ``io="rnnx"`` writes the rnnx contract (``ids`` -> ``probs``, right padding);
 * :func:`unsupported_layers` -- what keeps a model from converting (empty list:
   everything is covered).
 
@@ -27,7 +30,7 @@ Example:
 >>> model = keras.Model(ids, keras.layers.Dense(3, activation="softmax")(x))
 >>> unsupported_layers(model)
 []
->>> proto = convert(model, metadata={"task": "tagging"})
+>>> proto = convert(model)
 >>> sorted({n.op_type for n in proto.graph.node} & {"GRU", "Loop", "Scan"})
 ['GRU']
 >>> batch = np.array([[5, 6, 7], [8, 0, 0]])
@@ -41,12 +44,18 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.errors import ExportError
-from pipeline.export.contract import INPUT_NAME, OPSET, OUTPUT_NAME, finalize
-from pipeline.export.fused.context import SIMPLERNN_FORMS, Context, Options
+from pipeline.export.contract import INPUT_NAME, OPSET, OUTPUT_NAME
+from pipeline.export.fused.context import MASK_FORMS, SIMPLERNN_FORMS, Context, Options
 
-__all__ = ["convert", "unsupported_layers", "Options", "SIMPLERNN_FORMS"]
+__all__ = ["convert", "unsupported_layers", "Options", "SIMPLERNN_FORMS", "MASK_FORMS", "IO_FORMS"]
 
 MIN_OPSET = 14  # ONNX RNN/GRU/LSTM v14, axes as inputs (Squeeze, ReduceSum, ...)
+IO_FORMS = ("rnnx", "keras")
+
+
+def _load_converters() -> None:
+    """Import every converter module, so their ``@converts`` decorators fill the registry."""
+    from pipeline.export.fused import all_layers  # noqa: F401
 
 
 def unsupported_layers(model) -> list[str]:
@@ -58,6 +67,7 @@ def unsupported_layers(model) -> list[str]:
     """
     from pipeline.export.fused.walk import functional_of, node_problems
 
+    _load_converters()
     try:
         functional = functional_of(model)
     except ExportError as exc:
@@ -65,48 +75,77 @@ def unsupported_layers(model) -> list[str]:
     return node_problems(functional)
 
 
-def convert(model, *, opset: int = OPSET, metadata: dict | None = None, simplernn: str = "auto",
+def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = None, simplernn: str = "auto",
             simplernn_rnn_max_batch: int = 1):
-    """Convert a Keras functional (or Sequential) model to a finalized ``onnx.ModelProto``.
+    """Convert a Keras functional (or Sequential) model to an ``onnx.ModelProto``.
 
-    The model must have one integer input of shape ``[batch, time]`` (token ids,
-    right-padded with 0). Outputs are named ``probs`` (then ``probs_1``, ...).
-    ``metadata`` goes to :func:`pipeline.export.contract.finalize` with
-    ``engine="fused"`` added. ``simplernn``/``simplernn_rnn_max_batch``: see
+    ``io="rnnx"`` (rnnx's own models): one integer input ``[batch, time]`` named
+    ``ids`` (then integer inputs such as ``chars``), outputs ``probs``, ``probs_1``,
+    ..., masks right-padded (``masks="right"``) and padded steps of sequence
+    outputs 0. ``io="keras"`` (any model): the model's inputs in ``model.inputs``
+    order, any rank, int or float, with their Keras names and dtypes; outputs in
+    ``model.outputs`` order named after ``model.output_names``; exact masks of any
+    shape (``masks="exact"``) with Keras's values at masked steps.
+    ``simplernn``/``simplernn_rnn_max_batch``: see
     :class:`~pipeline.export.fused.context.Options`.
 
     Raises :class:`~pipeline.errors.ExportError` naming the first layer (and its
-    type) that cannot be converted.
+    type) that cannot be converted, before anything is written.
     """
     from pipeline.export.fused.graph import GraphBuilder
-    from pipeline.export.fused.walk import convert_graph, functional_of
+    from pipeline.export.fused.walk import convert_graph, functional_of, node_problems
 
     if opset < MIN_OPSET:
         raise ExportError(f"the fused exporter writes opset {MIN_OPSET} or newer; got opset={opset}")
+    if io not in IO_FORMS:
+        raise ExportError(f"io={io!r} is not known; choose one of {', '.join(IO_FORMS)}")
+    _load_converters()
     functional = functional_of(model)
+    problems = node_problems(functional)
+    if problems:
+        raise ExportError(f"the fused exporter cannot convert {problems[0]}"
+                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                          + "; replace the layer, or export the model with the tf2onnx engine")
     g = GraphBuilder()
-    ctx = Context(g, Options(simplernn=simplernn, simplernn_rnn_max_batch=simplernn_rnn_max_batch))
-    values, graph_inputs = _inputs(ctx, functional, model.name)
-    out_names = [g.reserve(OUTPUT_NAME if i == 0 else f"{OUTPUT_NAME}_{i}") for i in range(len(functional.outputs))]
+    options = Options(simplernn=simplernn, simplernn_rnn_max_batch=simplernn_rnn_max_batch,
+                      masks=masks or ("right" if io == "rnnx" else "exact"))
+    ctx = Context(g, options)
+    if io == "rnnx":
+        values, graph_inputs = _contract_inputs(ctx, functional, model.name)
+        out_names = [OUTPUT_NAME if i == 0 else f"{OUTPUT_NAME}_{i}" for i in range(len(functional.outputs))]
+    else:
+        values, graph_inputs = _keras_inputs(ctx, functional)
+        out_names = keras_output_names(model, functional)
+    out_names = [g.reserve(n) for n in out_names]
     convert_graph(ctx, functional, values)
-    finals = [_output_value(ctx, kt, values) for kt in functional.outputs]
+    finals = [_output_value(ctx, kt, values, zero_padding=io == "rnnx") for kt in functional.outputs]
     outputs = []
     for kt, v, name in zip(functional.outputs, finals, out_names):
-        shared = sum(f.name == v.name for f in finals) > 1
+        shared = sum(f.name == v.name for f in finals) > 1 or v.name in {i.name for i in graph_inputs}
         if shared or not g.rename_output(v.name, name):
             g.op_into("Identity", [v.name], [name])
-        dims = ["batch"] + (["time"] if v.rank >= 3 else []) + list(kt.shape[2 if v.rank >= 3 else 1:])
-        dims = [d if d is not None else f"dim{i}" for i, d in enumerate(dims)]
-        outputs.append(GraphBuilder.output(name, np.float32, dims))
+        outputs.append(GraphBuilder.output(name, v.dtype, _dims(kt.shape, name)))
     for extra in ctx.extra_outputs:
         g.op_into("Identity", [ctx.keras_layout(extra.value).name], [g.reserve(extra.name)])
         outputs.append(GraphBuilder.output(extra.name, extra.value.dtype, extra.dims))
-    proto = g.model(graph_inputs, outputs, opset=opset, name=model.name)
-    return finalize(proto, {**(metadata or {}), "engine": "fused"})
+    return g.model(graph_inputs, outputs, opset=opset, name=model.name)
 
 
-def _inputs(ctx: Context, functional, model_name: str):
-    """Graph inputs for the model's inputs: ``ids`` first, then extra integer inputs (``chars``).
+def _dims(shape, name: str) -> list:
+    """ONNX dims for a Keras shape: axis 0 is ``batch``; other unknown axes ``<name>_dim<i>``."""
+    dims = []
+    for i, d in enumerate(shape):
+        if i == 0:
+            dims.append("batch" if d is None else int(d))
+        elif i == 1 and d is None:
+            dims.append("time")
+        else:
+            dims.append(f"{name}_dim{i}" if d is None else int(d))
+    return dims
+
+
+def _contract_inputs(ctx: Context, functional, model_name: str):
+    """Graph inputs of an rnnx model: ``ids`` first, then extra integer inputs (``chars``).
 
     Every input keeps its Keras name; ``ids`` must be ``[batch, time]``, extra inputs
     are integer tensors of rank >= 2 (``chars``: ``[batch, time, chars]``).
@@ -119,38 +158,87 @@ def _inputs(ctx: Context, functional, model_name: str):
         names = [INPUT_NAME]  # a single unnamed input is the ids
     if INPUT_NAME not in names:
         raise ExportError(f"model {model_name!r} has inputs {names}; rnnx models read {INPUT_NAME}: int64 "
-                          "[batch, time] (name the keras.Input 'ids')")
+                          "[batch, time] (name the keras.Input 'ids'), and other models export with "
+                          "pipeline.export.to_onnx")
     values, graph_inputs = {}, []
     for kt, name in zip(functional.inputs, names):
         rank = len(kt.shape)
         if name == INPUT_NAME and rank != 2:
-            raise ExportError(f"model input {name} has shape {kt.shape}; expected [batch, time] token ids")
-        if name != INPUT_NAME and (rank < 2 or _dtype(kt.dtype) != np.int64):
-            raise ExportError(f"model input {name} has shape {kt.shape} and dtype {kt.dtype}; the fused exporter "
-                              "takes integer inputs of shape [batch, time, ...]")
+            raise ExportError(f"model input {name} has shape {kt.shape}; rnnx models read [batch, time] token ids "
+                              "(other models export with pipeline.export.to_onnx)")
+        if name != INPUT_NAME and (rank < 2 or onnx_dtype(kt.dtype) not in (np.int32, np.int64)):
+            raise ExportError(f"model input {name} has shape {kt.shape} and dtype {kt.dtype}; rnnx models take "
+                              "integer inputs of shape [batch, time, ...] (other models export with "
+                              "pipeline.export.to_onnx)")
         dims = ["batch", "time"] + [f"{name}_dim{i}" for i in range(2, rank)]
         graph_inputs.append(GraphBuilder.input(ctx.g.reserve(name), np.int64, dims))
-        values[id(kt)] = ctx.cast(Value(name, rank=rank, dtype=np.int64), _dtype(kt.dtype))
+        values[id(kt)] = ctx.cast(Value(name, rank=rank, dtype=np.int64), onnx_dtype(kt.dtype))
     order = sorted(range(len(names)), key=lambda i: names[i] != INPUT_NAME)
     return values, [graph_inputs[i] for i in order]
 
 
-def _dtype(keras_dtype):
+def _keras_inputs(ctx: Context, functional):
+    """Graph inputs named and typed as the model's Keras inputs, in ``model.inputs`` order."""
+    from pipeline.export.fused.graph import GraphBuilder
+    from pipeline.export.fused.values import Value
+
+    values, graph_inputs = {}, []
+    for name, kt in zip(keras_input_names(functional), functional.inputs):
+        if len(kt.shape) < 1:
+            raise ExportError(f"model input {name} is a scalar; inputs need a batch axis")
+        dtype = onnx_dtype(kt.dtype)
+        graph_inputs.append(GraphBuilder.input(ctx.g.reserve(name), dtype, _dims(kt.shape, name)))
+        values[id(kt)] = Value(name, rank=len(kt.shape), dtype=dtype)
+    return values, graph_inputs
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}_{seen[n] - 1}")
+    return out
+
+
+def keras_input_names(functional) -> list[str]:
+    """The name of each model input: its ``keras.Input(name=...)``."""
+    return _unique([kt._keras_history.operation.name if getattr(kt, "_keras_history", None) else kt.name
+                    for kt in functional.inputs])
+
+
+def keras_output_names(model, functional) -> list[str]:
+    """The name of each model output: ``model.output_names`` (the producing layers' names)."""
+    names = list(getattr(model, "output_names", None) or [])
+    if len(names) != len(functional.outputs):
+        names = [kt._keras_history.operation.name for kt in functional.outputs]
+    return _unique(names)
+
+
+_DTYPES = {"bool": np.bool_, "int32": np.int32, "int64": np.int64}
+
+
+def onnx_dtype(keras_dtype):
+    """The ONNX-side numpy dtype of a Keras dtype: floats -> float32; int32, int64, bool kept; other ints -> int64."""
     name = str(getattr(keras_dtype, "name", keras_dtype))
+    if name in _DTYPES:
+        return _DTYPES[name]
     if name.startswith("int") or name.startswith("uint"):
         return np.int64
     return np.float32
 
 
-def _output_value(ctx: Context, kt, values: dict):
-    """One model output: padded steps zeroed, Keras layout, float32."""
+def _output_value(ctx: Context, kt, values: dict, *, zero_padding: bool):
+    """One model output in Keras layout (``zero_padding``: padded steps set to 0), floats as float32."""
     from pipeline.export.fused.walk import convert_tensor
 
     if id(kt) not in values:
-        raise ExportError(f"model output {kt.name} is not computed from the model input")
+        raise ExportError(f"model output {kt.name} is not computed from the model inputs")
     v = values[id(kt)]
-    mask_kt = getattr(kt, "_keras_mask", None)
-    mask = convert_tensor(ctx, mask_kt, values) if mask_kt is not None and v.rank == 3 else None
-    if mask is not None:
-        v = ctx.zero_padding(ctx.keras_layout(v), ctx.cast(mask, np.bool_))
-    return ctx.cast(ctx.keras_layout(v), np.float32)
+    if zero_padding:
+        mask_kt = getattr(kt, "_keras_mask", None)
+        mask = convert_tensor(ctx, mask_kt, values) if mask_kt is not None and v.rank == 3 else None
+        if mask is not None:
+            v = ctx.zero_padding(ctx.keras_layout(v), ctx.cast(mask, np.bool_))
+    v = ctx.keras_layout(v)
+    return ctx.cast(v, onnx_dtype(kt.dtype)) if np.dtype(v.dtype).kind == "f" else v

@@ -22,7 +22,7 @@ import keras
 
 from pipeline.export.fused.context import Context
 from pipeline.export.fused.recurrent import (
-    Direction, cell_weights, input_and_mask, keras_outputs, rnn_problem, run,
+    call_inputs, direction, keras_outputs, rnn_problem, run,
 )
 from pipeline.export.fused.registry import converts
 from pipeline.export.fused.values import Value
@@ -54,12 +54,12 @@ def _merge(ctx: Context, mode: str, a: Value, b: Value, hint: str) -> Value:
     return a.renamed(name)
 
 
-@converts(keras.layers.Bidirectional, check=bidirectional_problem)
+@converts(keras.layers.Bidirectional, check=bidirectional_problem, tensor_kwargs=("initial_state",))
 def bidirectional(ctx: Context, layer, args, kwargs):
-    x, mask = input_and_mask(ctx, layer, args, kwargs)
+    x, mask, initial = call_inputs(ctx, layer, args, kwargs)
     fwd, bwd = layer.forward_layer, layer.backward_layer
-    out = run(ctx, x, mask, [Direction(cell_weights(fwd), fwd.go_backwards),
-                             Direction(cell_weights(bwd), bwd.go_backwards)], hint=layer.name)
+    half = len(initial) // 2  # Keras: the first half starts the forward layer, the rest the backward one
+    out = run(ctx, x, mask, [direction(fwd, initial[:half]), direction(bwd, initial[half:])], hint=layer.name)
     seqs = layer.return_sequences
     y, *fwd_states = keras_outputs(ctx, fwd, out, 0)
     y_rev, *bwd_states = keras_outputs(ctx, bwd, out, 1, flip=seqs)

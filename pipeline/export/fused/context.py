@@ -23,6 +23,7 @@ from pipeline.export.fused.graph import GraphBuilder, elem_type
 from pipeline.export.fused.values import Value
 
 SIMPLERNN_FORMS = ("auto", "rnn", "scan")
+MASK_FORMS = ("exact", "right")
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,21 @@ class Options:
     MatMul and runs only ``h @ R`` + activation per step in a ``Scan``; ``"auto"``
     picks between the two at run time with an ``If`` on the batch size (``RNN`` op
     for batches up to ``simplernn_rnn_max_batch`` rows).
+
+    ``masks``: ``"exact"`` (default) gives Keras's answer for any mask (left
+    padding, holes), at every step, by packing each row's real steps to the front
+    (:mod:`~pipeline.export.fused.packing`); ``"right"`` promises right-padded
+    masks (the rnnx contract): the ops read ``sequence_lens`` directly, and
+    padded steps of sequence outputs are 0.
     """
 
     simplernn: str = "auto"
     simplernn_rnn_max_batch: int = 1
+    masks: str = "exact"
 
     def __post_init__(self):
+        if self.masks not in MASK_FORMS:
+            raise ExportError(f"masks={self.masks!r} is not known; choose one of {', '.join(MASK_FORMS)}")
         if self.simplernn not in SIMPLERNN_FORMS:
             raise ExportError(f"simplernn form {self.simplernn!r} is not known; "
                               f"choose one of {', '.join(SIMPLERNN_FORMS)}")
@@ -130,6 +140,15 @@ class Context:
             return self.g.op("ReduceSum", [as_int, self.g.ints([time_axis])], keepdims=0, hint="seq_lens")
         return self._cached(("lengths", mask.name), make)
 
+    def seed_lengths(self, mask: Value, lengths: str) -> None:
+        """Record ``lengths`` (int32 ``[batch]``) as the lengths of ``mask``, already computed."""
+        self._cache[("lengths", mask.name)] = lengths
+
+    def has_steps(self, mask: Value) -> str:
+        """bool ``[batch]``: rows with at least one unmasked step."""
+        return self._cached(("has_steps", mask.name), lambda: self.g.op(
+            "Greater", [self.lengths(mask), self.g.const(np.array(0, np.int32), "zero_i32")], hint="has_steps"))
+
     def op_lengths(self, mask: Value) -> str:
         """Lengths for the ONNX ``RNN`` op: at least 1.
 
@@ -148,8 +167,7 @@ class Context:
         Broadcasts over ONNX ``Y_h``/``Y_c`` (``[directions, batch, hidden]``).
         """
         def make():
-            positive = self.g.op("Greater", [self.lengths(mask), self.g.const(np.array(0, np.int32), "zero_i32")])
-            as_float = self.g.op("Cast", [positive], to=elem_type(np.float32))
+            as_float = self.g.op("Cast", [self.has_steps(mask)], to=elem_type(np.float32))
             return self.g.op("Reshape", [as_float, self.g.ints([1, -1, 1])], hint="nonempty")
         return self._cached(("nonempty", mask.name), make)
 

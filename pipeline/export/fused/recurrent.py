@@ -31,7 +31,9 @@ import numpy as np
 from pipeline.export.fused.activations import (
     RecurrentActivation, activation_problem, keras_name, recurrent_activation, recurrent_attributes,
 )
+from pipeline.errors import ExportError
 from pipeline.export.fused.context import Context
+from pipeline.export.fused.packing import Packing, pack, pack_mask, unpack
 from pipeline.export.fused.registry import converts
 from pipeline.export.fused.values import Value
 
@@ -111,8 +113,17 @@ def rnn_problem(layer) -> str | None:
 
 @dataclass(frozen=True)
 class Direction:
+    """One direction of a layer: its weights, whether it reads backwards, what it starts from.
+
+    ``initial``: names of the Keras-layout ``[batch, hidden]`` initial states (h, then
+    c for an LSTM), or ``()`` for zeros. ``zero_masked``: the Keras layer's
+    ``zero_output_for_mask`` (outputs at masked steps are 0 instead of carried).
+    """
+
     cell: CellWeights
     reverse: bool
+    initial: tuple[str, ...] = ()
+    zero_masked: bool = False
 
 
 @dataclass
@@ -126,11 +137,18 @@ class OpOutputs:
 
 @dataclass
 class RecurrentOut:
-    """Outputs of :func:`run`, read per direction or merged."""
+    """Outputs of :func:`run`, read per direction or merged.
+
+    With a :class:`~pipeline.export.fused.packing.Packing` (exact masks) the ops ran on
+    packed rows; :meth:`sequence` puts their outputs back at the Keras steps.
+    """
 
     ctx: Context
     groups: list[OpOutputs]
+    directions: list[Direction] = field(default_factory=list)
     where: list[tuple[int, int]] = field(default_factory=list)  # direction -> (group, index in group)
+    packing: Packing | None = None
+    mask: Value | None = None     # the mask the ops read (packed rows: their prefix mask)
 
     def _pick(self, tensor: str, size: int, index: int, axis: int, hint: str) -> str:
         g = self.ctx.g
@@ -138,11 +156,48 @@ class RecurrentOut:
             return g.op("Squeeze", [tensor, g.ints([axis])], hint=hint)
         return g.op("Gather", [tensor, g.const(np.array(index, np.int64), f"idx{index}")], axis=axis, hint=hint)
 
-    def sequence(self, d: int) -> str:
-        """``[T, B, H]`` outputs of direction ``d`` at their original positions (0 past the length)."""
+    def op_sequence(self, d: int) -> str:
+        """``[T, B, H]`` outputs of direction ``d`` as the op wrote them (0 past the length)."""
         gi, i = self.where[d]
         grp = self.groups[gi]
         return self.ctx._cached(("seq", grp.Y, i), lambda: self._pick(grp.Y, grp.size, i, 1, "rnn_y"))
+
+    def sequence(self, d: int) -> str:
+        """``[T, B, H]`` outputs of direction ``d`` at their original steps.
+
+        Right-padded masks: 0 past the length. Exact masks (packed rows): what Keras
+        returns at masked steps (:func:`~pipeline.export.fused.packing.unpack`).
+        """
+        y = self.op_sequence(d)
+        if self.packing is None:
+            return y
+        direction = self.directions[d]
+        return self.ctx._cached(("unpacked", y), lambda: unpack(
+            self.ctx, y, self.packing, backward=direction.reverse, zero_masked=direction.zero_masked,
+            hint="rnn_y_steps"))
+
+    def last_output(self, d: int) -> str:
+        """``[B, H]``: what a Keras layer with ``return_sequences=False`` returns for direction ``d``.
+
+        The final state, except: a row without real steps gives 0 even when the layer
+        started from an ``initial_state``; with ``zero_output_for_mask`` the output is 0
+        when the last step read (the first for ``go_backwards``) is masked.
+        """
+        h = self.state(d, 0)
+        direction = self.directions[d]
+        if self.mask is None:
+            return h
+        g = self.ctx.g
+        zero = g.const(np.float32(0.0), "zero_f")
+        if direction.zero_masked:
+            steps = self.packing.mask if self.packing is not None else self.ctx.time_major(self.mask).name
+            index = g.const(np.array(0 if direction.reverse else -1, np.int64), "idx_edge")
+            read = g.op("Unsqueeze", [g.op("Gather", [steps, index], axis=0), g.ints([1])], hint="last_read")
+            return g.op("Where", [read, h, zero], hint="rnn_last")
+        if direction.initial:
+            nonempty = g.op("Unsqueeze", [self.ctx.has_steps(self.mask), g.ints([1])])
+            return g.op("Where", [nonempty, h, zero], hint="rnn_last")
+        return h
 
     def state(self, d: int, k: int) -> str:
         """``[B, H]`` final state ``k`` (0 = h, 1 = c) of direction ``d``."""
@@ -157,12 +212,21 @@ class RecurrentOut:
         return None
 
     def concat_sequences(self) -> str:
-        """``[T, B, 2H]``: forward then backward, as Keras ``concat`` merges them."""
+        """``[T, B, 2H]``: forward then backward, as Keras ``concat`` merges them.
+
+        Packed rows whose masked steps are 0 in both directions are put back once,
+        after the concatenation.
+        """
         g = self.ctx.g
         grp = self.single_group()
-        if grp is not None:
-            t = g.op("Transpose", [grp.Y], perm=[0, 2, 1, 3], hint="rnn_y_tbdh")
-            return g.op("Reshape", [t, g.ints([0, 0, -1])], hint="rnn_y_cat")
+        if grp is None:
+            return g.op("Concat", [self.sequence(0), self.sequence(1)], axis=-1, hint="rnn_y_cat")
+        t = g.op("Transpose", [grp.Y], perm=[0, 2, 1, 3], hint="rnn_y_tbdh")
+        y = g.op("Reshape", [t, g.ints([0, 0, -1])], hint="rnn_y_cat")
+        if self.packing is None:
+            return y
+        if all(d.zero_masked for d in self.directions):
+            return unpack(self.ctx, y, self.packing, backward=False, zero_masked=True, hint="rnn_y_cat_steps")
         return g.op("Concat", [self.sequence(0), self.sequence(1)], axis=-1, hint="rnn_y_cat")
 
     def concat_states(self, k: int = 0) -> str:
@@ -175,26 +239,47 @@ class RecurrentOut:
 
 
 def run(ctx: Context, x: Value, mask: Value | None, directions: list[Direction], *, hint: str) -> RecurrentOut:
-    """Emit the recurrent op(s) for ``directions`` over the time-major input ``x``."""
+    """Emit the recurrent op(s) for ``directions`` over the time-major input ``x``.
+
+    With ``Options.masks == "exact"`` the rows are packed first (any mask: left
+    padding, holes); with ``"right"`` the mask must be a right-padded prefix.
+    """
     from pipeline.export.fused.scan_rnn import emit_simple_rnn
 
     x = ctx.time_major(x)
-    out = RecurrentOut(ctx, [])
+    packing = None
+    if mask is not None and ctx.options.masks == "exact":
+        packing = pack_mask(ctx, ctx.cast(mask, np.bool_))
+        x, mask = pack(ctx, x, packing), packing.prefix
+    out = RecurrentOut(ctx, [], list(directions), packing=packing, mask=mask)
     one_op = len(directions) == 2 and not directions[0].reverse and directions[1].reverse and \
-        directions[0].cell.fuses_with(directions[1].cell)
+        directions[0].cell.fuses_with(directions[1].cell) and \
+        bool(directions[0].initial) == bool(directions[1].initial)
     for together in ([directions] if one_op else [[d] for d in directions]):
         simple = together[0].cell.op_type == "RNN"
         if simple and ctx.options.simplernn != "rnn":
             grp = emit_simple_rnn(ctx, x, mask, together, hint=hint)
         else:
             grp = emit_op(ctx, ctx.g, x, mask, together, hint=hint)
-        if mask is not None and simple:
+        if mask is not None and together[0].initial:
+            # rows without real steps keep the state they started from
+            nonempty = ctx.g.op("Unsqueeze", [ctx.has_steps(mask), ctx.g.ints([0, 2])])
+            grp.states = [ctx.g.op("Where", [nonempty, s, initial_states(ctx, together, k)], hint=f"{hint}_state")
+                          for k, s in enumerate(grp.states)]
+        elif mask is not None and simple:
             # rows of length 0 ran one step (Context.op_lengths): back to Keras's zero state
             keep = ctx.nonempty(mask)
             grp.states = [ctx.g.op("Mul", [s, keep], hint=f"{hint}_state") for s in grp.states]
         out.where += [(len(out.groups), i) for i in range(len(together))]
         out.groups.append(grp)
     return out
+
+
+def initial_states(ctx: Context, directions: list[Direction], k: int) -> str:
+    """``[D, B, H]``: initial state ``k`` (0 = h, 1 = c) of ``directions``, as ONNX ops read it."""
+    g = ctx.g
+    parts = [g.op("Unsqueeze", [d.initial[k], g.ints([0])], hint="initial") for d in directions]
+    return parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=0, hint="initial")
 
 
 def op_inputs(ctx: Context, directions: list[Direction], hint: str) -> tuple[list[str], dict]:
@@ -223,6 +308,8 @@ def emit_op(ctx: Context, g, x: Value, mask: Value | None, directions: list[Dire
     if mask is not None:  # GRU/LSTM kernels handle length 0 (zero outputs and states); RNN's does not
         lens = ctx.op_lengths(mask) if cell.op_type == "RNN" else ctx.lengths(mask)
     inputs = [x.name, W, R, B, lens]
+    if directions[0].initial:
+        inputs += [initial_states(ctx, directions, k) for k in range(cell.states)]
     n_out = 1 + cell.states
     if outputs is None:
         names = g.op(cell.op_type, inputs, hint=hint, outputs=n_out, **attrs)
@@ -253,22 +340,41 @@ def keras_outputs(ctx: Context, layer, out: RecurrentOut, d: int, *, flip: bool 
             y = reverse_time(ctx, y)
         first = Value(y, rank=3, time_major=True)
     else:
-        first = Value(out.state(d, 0), rank=2)
+        first = Value(out.last_output(d), rank=2)
     states = [Value(out.state(d, k), rank=2) for k in range(len(out.groups[out.where[d][0]].states))]
     return [first, *states]
 
 
-def input_and_mask(ctx: Context, layer, args, kwargs) -> tuple[Value, Value | None]:
-    """The sequence and mask a recurrent layer was called with (no initial states, no constants)."""
-    extra = [a for a in args[1:] if isinstance(a, Value)]
-    if extra or kwargs.get("initial_state") is not None:
-        raise ctx.fail(layer, "initial_state inputs are not supported; the fused exporter starts from zero states")
+def call_inputs(ctx: Context, layer, args, kwargs) -> tuple[Value, Value | None, list[Value]]:
+    """The sequence, mask and initial states (``[]``: zeros) a recurrent layer was called with."""
     if kwargs.get("constants") is not None:
         raise ctx.fail(layer, "constants inputs are not supported")
+    initial = kwargs.get("initial_state")
+    if initial is None and len(args) > 1:
+        initial = args[1]
+    if initial is None:
+        initial = []
+    elif isinstance(initial, Value):
+        initial = [initial]
+    else:
+        initial = list(initial)
+    if any(not isinstance(s, Value) or s.rank != 2 for s in initial):
+        raise ctx.fail(layer, "initial_state must be Keras tensors of shape [batch, units]")
     mask = kwargs.get("mask")
     if isinstance(mask, (list, tuple)):
         mask = mask[0]
-    return args[0], mask if isinstance(mask, Value) else None
+    return args[0], mask if isinstance(mask, Value) else None, [ctx.cast(ctx.keras_layout(s), np.float32)
+                                                                 for s in initial]
+
+
+def direction(layer, initial: list[Value]) -> Direction:
+    """The :class:`Direction` of a Keras RNN layer started from ``initial`` (``[]``: zeros)."""
+    cell = cell_weights(layer)
+    if initial and len(initial) != cell.states:
+        raise ExportError(f"layer {layer.name} ({type(layer).__name__}) takes {cell.states} initial state(s), "
+                          f"got {len(initial)}")
+    return Direction(cell, layer.go_backwards, tuple(v.name for v in initial),
+                     bool(getattr(layer, "zero_output_for_mask", False)))
 
 
 def _rnn_layer_types():
@@ -277,9 +383,9 @@ def _rnn_layer_types():
     return keras.layers.RNN, keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU
 
 
-@converts(*_rnn_layer_types(), check=rnn_problem)
+@converts(*_rnn_layer_types(), check=rnn_problem, tensor_kwargs=("initial_state",))
 def recurrent_layer(ctx: Context, layer, args, kwargs):
-    x, mask = input_and_mask(ctx, layer, args, kwargs)
-    out = run(ctx, x, mask, [Direction(cell_weights(layer), layer.go_backwards)], hint=layer.name)
+    x, mask, initial = call_inputs(ctx, layer, args, kwargs)
+    out = run(ctx, x, mask, [direction(layer, initial)], hint=layer.name)
     outputs = keras_outputs(ctx, layer, out, 0)
     return outputs if layer.return_state else outputs[0]

@@ -17,14 +17,22 @@ activation without an ONNX equivalent, a stateful RNN), or ``None``.
 ``per_step=True`` marks converters that act on each time step on its own, which
 ``TimeDistributed`` may wrap.
 
+A type that must never convert, whatever its settings, is registered with a
+reason instead (``refuses(keras.layers.Lambda, reason=...)``): the reason shows in
+``unsupported_layers`` and in the error ``convert`` raises, so they agree.
+
 Lookup is by exact type: a user subclass of ``LSTM`` with its own ``call`` is
-not silently treated as an ``LSTM``.
+not silently treated as an ``LSTM``. The registry does not import the converter
+modules; the exporter does (``pipeline.export.fused.all_layers``).
 
 >>> import keras
+>>> from pipeline.export.fused import all_layers  # noqa: F401  (registers every converter)
 >>> find(keras.layers.Dense(2)).per_step
 True
->>> find(keras.layers.Conv1D(2, 3)) is None
+>>> find(keras.layers.Dense(2)).refusal is None
 True
+>>> unsupported_reason(keras.layers.Lambda(lambda t: t, name="fn"))[:38]
+'fn (Lambda: Lambda runs arbitrary Pyth'
 """
 
 from __future__ import annotations
@@ -40,12 +48,15 @@ class Converter:
     fn: Callable
     check: Check | None = None
     per_step: bool = False
+    tensor_kwargs: tuple[str, ...] = ()   # keyword arguments besides ``mask`` that may carry tensors
+    refusal: str | None = None            # set by :func:`refuses`: the type never converts, for this reason
 
 
 CONVERTERS: dict[type, Converter] = {}
 
 
-def converts(*types: type | None, check: Check | None = None, per_step: bool = False):
+def converts(*types: type | None, check: Check | None = None, per_step: bool = False,
+             tensor_kwargs: tuple[str, ...] = ()):
     """Register the decorated function as the converter for ``types``.
 
     ``None`` entries are skipped, so optional classes (absent in some Keras
@@ -58,14 +69,30 @@ def converts(*types: type | None, check: Check | None = None, per_step: bool = F
                 continue
             if t in CONVERTERS:
                 raise RuntimeError(f"{t.__name__} already has a converter: {CONVERTERS[t].fn.__qualname__}")
-            CONVERTERS[t] = Converter(fn, check, per_step)
+            CONVERTERS[t] = Converter(fn, check, per_step, tuple(tensor_kwargs))
         return fn
 
     return register
 
 
+def refuses(*types: type | None, reason: str) -> None:
+    """Register ``types`` as known and never converted, with the ``reason`` users are shown.
+
+    Better than leaving them unregistered: the message can say what to do instead.
+    """
+    if not reason:
+        raise ValueError("a refusal needs a reason")
+
+    def refuse(ctx, layer, args, kwargs):
+        raise ctx.fail(layer, reason)
+
+    converts(*types, check=lambda layer: reason)(refuse)
+    for t in types:
+        if t is not None:
+            CONVERTERS[t] = Converter(refuse, CONVERTERS[t].check, refusal=reason)
+
+
 def find(layer) -> Converter | None:
-    _load_converters()
     return CONVERTERS.get(type(layer))
 
 
@@ -84,8 +111,3 @@ def unsupported_reason(layer) -> str | None:
         if why:
             return f"{getattr(layer, 'name', '?')} ({type(layer).__name__}: {why})"
     return None
-
-
-def _load_converters() -> None:
-    """Import the modules whose decorators fill :data:`CONVERTERS` (once)."""
-    from pipeline.export.fused import all_layers  # noqa: F401  (importing registers)

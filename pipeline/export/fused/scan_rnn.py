@@ -78,8 +78,9 @@ def _scan(ctx: Context, g: GraphBuilder, x: Value, mask: Value | None, direction
         "Split", [proj, ctx.g.ints([hidden] * len(cells), "split")], axis=2, outputs=len(cells), hint=f"{hint}_proj")
 
     batch = g.op("Gather", [g.op("Shape", [x.name]), ctx.g.ints([1])], axis=0)
-    h0 = g.op("ConstantOfShape", [g.op("Concat", [batch, ctx.g.ints([hidden], "hidden")], axis=0)],
-              value=_float_tensor(0.0), hint=f"{hint}_h0")
+    zeros = g.op("ConstantOfShape", [g.op("Concat", [batch, ctx.g.ints([hidden], "hidden")], axis=0)],
+                 value=_float_tensor(0.0), hint=f"{hint}_h0")
+    starts = [d.initial[0] if d.initial else zeros for d in directions]
     step_mask = ctx.step_mask(mask) if mask is not None else None
 
     body = g.subgraph()
@@ -108,7 +109,7 @@ def _scan(ctx: Context, g: GraphBuilder, x: Value, mask: Value | None, direction
         seq_out.append(GraphBuilder.output(y_t, np.float32, None))
     graph = body.graph(f"{hint}_step", state_in + scan_in, state_out + seq_out)
     n = len(cells)
-    outs = g.op("Scan", [h0] * n + scan_inputs, outputs=2 * n, hint=f"{hint}_scan", body=graph,
+    outs = g.op("Scan", starts + scan_inputs, outputs=2 * n, hint=f"{hint}_scan", body=graph,
                 num_scan_inputs=len(scan_inputs), scan_input_directions=directions_in,
                 scan_output_directions=[1 if d.reverse else 0 for d in directions])
     finals, seqs = outs[:n], outs[n:]

@@ -45,12 +45,18 @@ def graph_nodes(functional):
 
 
 def _tensor_kwargs(node) -> list[str]:
-    """Names of keyword arguments (other than ``mask``) that carry Keras tensors."""
+    """Names of keyword arguments carrying Keras tensors that the op's converter does not read.
+
+    ``mask`` is read by every converter that needs it; others are declared with
+    ``@converts(..., tensor_kwargs=("initial_state",))``.
+    """
     from keras.src import tree
     from keras.src.backend import KerasTensor
 
+    conv = find(node.operation)
+    accepted = {"mask", *(conv.tensor_kwargs if conv else ())}
     return [k for k, v in node.arguments.kwargs.items()
-            if k != "mask" and any(isinstance(t, KerasTensor) for t in tree.flatten(v))]
+            if k not in accepted and any(isinstance(t, KerasTensor) for t in tree.flatten(v))]
 
 
 def node_problem(node) -> str | None:
