@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipeline.export.bench import best_of  # noqa: E402
+from pipeline.check.bench import best_of  # noqa: E402
 from pipeline.scoring.accuracy import accuracy  # noqa: E402
 
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipeline.export.bench import best_of  # noqa: E402
+from pipeline.check.bench import best_of  # noqa: E402
 from pipeline.scoring.accuracy import accuracy  # noqa: E402
 
 

@@ -326,8 +326,8 @@ def _configure_check(p):
 @command("check", "prove ONNX Runtime matches Keras on held-out data",
          "rnnx check export/pos")(_configure_check)
 def cmd_check(args) -> int:
-    from pipeline.export.parity import Tolerance
-    from pipeline.export.verify import check_all, format_checks
+    from pipeline.check.parity import Tolerance
+    from pipeline.check.verify import check_all, format_checks
 
     try:
         reports = check_all(args.export, model_file=args.model_file, tol=Tolerance(args.atol, args.margin),
@@ -352,14 +352,14 @@ def _configure_bench(p):
 @command("bench", "latency of ONNX Runtime vs Keras on real sentences",
          "rnnx bench export/pos")(_configure_bench)
 def cmd_bench(args) -> int:
-    from pipeline.export.bench import format_bench
-    from pipeline.export.verify import bench_all
+    from pipeline.check.bench import format_bench
+    from pipeline.check.verify import bench_all
 
     reports = bench_all(args.export, model_file=args.model_file, budget_s=args.budget, run_path=args.run,
                         keras=not args.no_keras)
     table = format_bench(reports[args.model_file])
     if "model.int8.onnx" in reports:
-        from pipeline.export.quantize import format_bench as format_int8
+        from pipeline.check.bench import format_bench as format_int8
 
         table += "\n\n" + format_int8(reports["model.int8.onnx"])
     emit(args, table, reports)

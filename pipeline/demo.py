@@ -46,9 +46,9 @@ def _banner(text: str) -> None:
 
 def run_job(job: DemoJob, quick: bool) -> dict:
     from pipeline.cli import _metrics_table
-    from pipeline.export.bench import format_bench
+    from pipeline.check.bench import format_bench
     from pipeline.export.exporter import export_run
-    from pipeline.export.verify import bench_all, check_all, format_checks
+    from pipeline.check.verify import bench_all, check_all, format_checks
     from pipeline.models.config import ModelConfig
     from pipeline.train.fit import RunSpec, TrainOptions, train
 
@@ -79,7 +79,7 @@ def run_job(job: DemoJob, quick: bool) -> dict:
     parity = checks["model.onnx"]
 
     node = None
-    from pipeline.export.node_check import check_node_example, node_available
+    from pipeline.check.node import check_node_example, node_available
 
     if node_available():
         _banner(f"{name}: the JavaScript example (onnxruntime-node) against Python")

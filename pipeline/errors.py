@@ -28,4 +28,11 @@ class ExportError(RnnxError):
 
 
 class ParityError(RnnxError):
-    """ONNX Runtime and Keras disagree beyond the tolerance."""
+    """ONNX Runtime and Keras disagree beyond the tolerance.
+
+    ``failures`` holds the typed failures (:mod:`pipeline.check.results`) when a checker raised it.
+    """
+
+    def __init__(self, message: str, failures: tuple = ()):
+        super().__init__(message)
+        self.failures = tuple(failures)

@@ -34,7 +34,7 @@ def test_mirrored_over_two_logical_cpus(tmp_path, brown_files):
     assert config["strategy"] == {"name": "mirrored", "replicas": 2}
 
     from pipeline.export.exporter import export_run
-    from pipeline.export.parity import check_export
+    from pipeline.check.parity import check_export
 
     result = export_run(tmp_path / "saved_models/mirrored", out_root=tmp_path / "export")
     assert check_export(result.folder, random_count=2)["passed"]
@@ -181,7 +181,7 @@ def test_multiworker_two_local_processes(tmp_path, brown_files):
     assert list((tmp_path / "tmp1").iterdir()) == []  # the non-chief left nothing behind
 
     from pipeline.export.exporter import export_run
-    from pipeline.export.parity import check_export
+    from pipeline.check.parity import check_export
 
     result = export_run(run, out_root=tmp_path / "export")
     assert check_export(result.folder, random_count=2)["passed"]

@@ -23,13 +23,13 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (nee
 
 @pytest.fixture(scope="module")
 def node_example():
-    from pipeline.export.node_check import install_example
+    from pipeline.check.node import install_example
 
     return install_example()
 
 
 def run_node(script: Path, model: Path, items) -> dict:
-    from pipeline.export import node_check
+    from pipeline.check import node as node_check
 
     return node_check.run_node(model, items, script)
 
@@ -95,7 +95,7 @@ def test_node_rejects_bad_input(node_example, tmp_path):
 def test_check_node_example_records_agreement(text_exports):
     import json
 
-    from pipeline.export.node_check import check_node_example
+    from pipeline.check.node import check_node_example
 
     report = check_node_example(text_exports["tagger"], limit=30)
     assert report["passed"] and report["label_mismatches"] == 0 and report["sequences"] == 30

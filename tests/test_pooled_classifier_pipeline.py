@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.export.exporter import export_run
-from pipeline.export.parity import check_export
+from pipeline.check.parity import check_export
 from pipeline.models import ModelConfig
 from pipeline.train.fit import RunSpec, TrainOptions, train
 

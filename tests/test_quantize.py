@@ -59,7 +59,7 @@ def test_int8_model_loads_with_default_optimisations(quantized):
 
 @pytest.mark.slow
 def test_accuracy_gate_passes_and_can_fail(quantized):
-    from pipeline.export.quantize import check_quantized
+    from pipeline.check.int8 import check_quantized
 
     folder, _ = quantized
     report = check_quantized(folder)
@@ -72,8 +72,8 @@ def test_accuracy_gate_passes_and_can_fail(quantized):
 
 @pytest.mark.slow
 def test_bench_compares_size_and_latency(quantized):
-    from pipeline.export.bench import format_bench
-    from pipeline.export.quantize import bench_quantized
+    from pipeline.check.bench import format_bench
+    from pipeline.check.int8 import bench_quantized
 
     folder, _ = quantized
     report = bench_quantized(folder, budget_s=0.05)
@@ -87,7 +87,8 @@ def test_bench_compares_size_and_latency(quantized):
 
 @pytest.mark.slow
 def test_deploy_writes_and_checks_int8_variants(tmp_path_factory, corpus_files, trained_export, copy_export_fn):
-    from pipeline.export.deploy import add_deploy_artifacts, check_deploy_artifacts
+    from pipeline.check.verify import check_deploy_artifacts
+    from pipeline.export.deploy import add_deploy_artifacts
     from pipeline.export.modelcard import write_model_card
 
     folder = copy_export_fn(trained_export("classifier"), tmp_path_factory.mktemp("dep"))

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_streamed_folder_trains_exports_and_passes_parity(tmp_path, brown_files):
     from pipeline.export.exporter import export_run
-    from pipeline.export.parity import check_export
+    from pipeline.check.parity import check_export
     from pipeline.models import ModelConfig
     from pipeline.train.fit import RunSpec, TrainOptions, train
 

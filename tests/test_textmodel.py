@@ -106,7 +106,7 @@ def classifier_text(classifier, tmp_path_factory, copy_export_fn):
 
 @pytest.mark.slow
 def test_text_tagger_matches_id_model_on_heldout_split(tagger_text):
-    from pipeline.export.textmodel import check_text_model
+    from pipeline.check.text import check_text_model
 
     report = check_text_model(tagger_text)["model.text.onnx"]
     held = report["heldout"]
@@ -171,7 +171,7 @@ def test_non_ascii_case_spellings_reach_the_python_ids(tagger, tmp_path, monkeyp
 
 @pytest.mark.slow
 def test_check_fails_when_the_vocabulary_disagrees(tagger_text, tmp_path, copy_export_fn):
-    from pipeline.export.textmodel import check_text_model
+    from pipeline.check.text import check_text_model
 
     folder = copy_export_fn(tagger_text, tmp_path)
     data = json.loads((folder / "vocab.json").read_text())
@@ -184,7 +184,7 @@ def test_check_fails_when_the_vocabulary_disagrees(tagger_text, tmp_path, copy_e
 
 @pytest.mark.slow
 def test_text_classifier_and_raw_text_model(classifier_text):
-    from pipeline.export.textmodel import check_text_model
+    from pipeline.check.text import check_text_model
     from pipeline.runtime.text import TextModel
 
     reports = check_text_model(classifier_text)

@@ -50,6 +50,8 @@ class Dataset:
     archive_sha256: str
     parse_version: int
     loader: Callable[[], dict[str, Split]]
+    # (split name, split) -> the untokenised texts behind it, or None; for corpora that keep them (mr)
+    raw_texts: Callable[[str, Split], list[str] | None] | None = None
 
     def info(self) -> dict:
         return {
@@ -89,6 +91,7 @@ register(Dataset(
     archive_sha256=mr.SHA256,
     parse_version=mr.PARSE_VERSION,
     loader=mr.load,
+    raw_texts=mr.raw_snippets,
 ))
 
 

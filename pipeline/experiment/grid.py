@@ -76,7 +76,7 @@ def median_sentence(ids: list[list[int]]) -> list[int]:
     >>> median_sentence([[1, 2, 3], [4], [5, 6], [7, 8, 9, 9]])
     [5, 6]
     """
-    from pipeline.export.bench import pick_batch
+    from pipeline.check.bench import pick_batch
 
     lengths = [len(s) for s in ids]
     target = int(np.median(lengths))
@@ -97,7 +97,7 @@ def ort_latency(model_path: Path | str, ids, *, budget_s: float) -> dict:
     Every graph output is computed (a CRF tagger's Viterbi decode included).
     """
     from pipeline.data.features import as_feeds, collate
-    from pipeline.export.bench import latency_stats, time_calls
+    from pipeline.check.bench import latency_stats, time_calls
     from pipeline.runtime.session import make_session
 
     sess = make_session(model_path, threads=1)

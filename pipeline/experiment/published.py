@@ -3,7 +3,7 @@ word dropout, and classifiers pooling over their states.
 
 Each :class:`Variant` of the plan is trained on the same data as the grid, exported
 with the fused engine, checked against Keras on the whole test split
-(:func:`pipeline.export.parity.check_export`: probabilities, and for a CRF the
+(:func:`pipeline.check.parity.check_export`: probabilities, and for a CRF the
 decoded tags, which must be identical) and measured like a grid run. The grid's
 word-level model of the same task is the "before" of the out-of-vocabulary
 comparison.
@@ -105,7 +105,7 @@ def run_published(plan, data: dict, root: Path | str, *, log: Callable[[str], No
     from pipeline.errors import ParityError
     from pipeline.experiment.grid import measure_config
     from pipeline.export.exporter import export_run
-    from pipeline.export.parity import check_export
+    from pipeline.check.parity import check_export
 
     root = Path(root)
     rows = []

@@ -14,23 +14,21 @@ file                       what                                               wr
 
 :func:`add_deploy_artifacts` writes them (call it on the export folder before it
 is moved into place, so an interrupted export never looks complete);
-:func:`check_deploy_artifacts` proves them (``rnnx check``): the text models
-answer exactly like the id models on the held-out split, int8 loses at most 0.5
-accuracy points; :func:`bench_deploy_artifacts` times int8 against float32
-(``rnnx bench``).
+:func:`pipeline.check.verify.check_deploy_artifacts` proves them (``rnnx check``): the
+text models answer exactly like the id models on the held-out split, int8 loses at
+most 0.5 accuracy points; :func:`pipeline.check.verify.bench_deploy_artifacts` times
+int8 against float32 (``rnnx bench``).
 
 Example::
 
     add_deploy_artifacts("export/pos", text=True, quantize="int8", ort=True)
-    check_deploy_artifacts("export/pos")     # raises ParityError on a failure
-    bench_deploy_artifacts("export/pos")
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.errors import ConfigError, ParityError
+from pipeline.errors import ConfigError
 
 QUANTIZE_CHOICES = (None, "int8")
 
@@ -105,40 +103,3 @@ def role(name: str) -> str:
     if name.endswith(".ort"):
         parts.append("ORT format")
     return "; ".join(parts)
-
-
-def check_deploy_artifacts(folder: Path | str, *, run_path=None, limit: int | None = None) -> dict:
-    """Run every check that applies to the files present; raise one ParityError listing all failures."""
-    from pipeline.export.quantize import INT8_FILE, check_quantized
-    from pipeline.export.textmodel import check_text_model, text_file_name
-
-    folder = Path(folder)
-    reports: dict = {}
-    failures: list[str] = []
-    checks = []
-    if (folder / "model.text.onnx").exists():
-        checks.append(("model.text.onnx", lambda: check_text_model(folder, run_path=run_path, limit=limit)))
-    if (folder / INT8_FILE).exists():
-        checks.append((INT8_FILE, lambda: {INT8_FILE: check_quantized(folder, run_path=run_path, limit=limit)}))
-        int8_text = text_file_name(INT8_FILE)
-        if (folder / int8_text).exists():
-            checks.append((int8_text, lambda: check_text_model(folder, text_file=int8_text, id_file=INT8_FILE,
-                                                               run_path=run_path, limit=limit)))
-    for name, run in checks:
-        try:
-            reports.update(run())
-        except ParityError as exc:
-            failures.append(str(exc))
-    if failures:
-        raise ParityError("\n".join(failures))
-    return reports
-
-
-def bench_deploy_artifacts(folder: Path | str, *, run_path=None, budget_s: float = 0.5) -> dict:
-    """Size and 1-thread latency of int8 vs float32 (when ``model.int8.onnx`` exists) into ``bench.json``."""
-    from pipeline.export.quantize import INT8_FILE, bench_quantized
-
-    folder = Path(folder)
-    if not (folder / INT8_FILE).exists():
-        return {}
-    return {INT8_FILE: bench_quantized(folder, run_path=run_path, budget_s=budget_s)}

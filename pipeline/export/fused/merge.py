@@ -1,4 +1,5 @@
-"""Keras ``Concatenate`` (the layer, and the ``ops.concatenate`` Keras writes for masks).
+"""Keras ``Concatenate`` (the layer, and the ``ops.concatenate`` Keras writes for masks) and the
+element-wise merges ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``.
 
 Concatenating on the feature axis works in either layout; any other axis is done
 in the Keras layout.
@@ -6,11 +7,23 @@ in the Keras layout.
 Example::
 
     both = keras.layers.Concatenate()([lstm_out, gru_out])   # -> one ONNX Concat on the last axis
+    total = keras.layers.Add()([lstm_out, gru_out])           # -> one ONNX Add, layout kept
+
+>>> import keras
+>>> from pipeline.export.fused.registry import unsupported_reason
+>>> ids = keras.Input((None,), dtype="int64")
+>>> x = keras.layers.Embedding(10, 4, mask_zero=True)(ids)
+>>> _ = keras.layers.Add(name="sum")([x, x]), keras.layers.Maximum(name="most")([x, x])
+>>> unsupported_reason(_[0]._keras_history[0]) is None
+True
+>>> unsupported_reason(_[1]._keras_history[0])[:55]
+'most (Maximum: an input carries a mask, which Keras Max'
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from pipeline.export.fused.context import Context
 from pipeline.export.fused.registry import converts
@@ -33,3 +46,61 @@ def concat_problem(layer) -> str | None:
 @converts(keras.layers.Concatenate, check=concat_problem, per_step=False)
 def concatenate_layer(ctx: Context, layer, args, kwargs):
     return concatenate(ctx, args[0], layer.axis, hint=layer.name)
+
+
+# -- element-wise merges ---------------------------------------------------------------
+#
+#   Add: x1 + x2 + ...    Subtract: x1 - x2    Multiply: x1 * x2 * ...
+#   Average: (x1 + x2 + ...) / n    Maximum / Minimum: element-wise over the inputs
+#
+# One ONNX op over all inputs, in whichever layout they share. The output mask is
+# Keras's own: ``compute_mask`` ORs the inputs' masks into the graph as
+# ``logical_or`` operations (``keras_ops.py``), or gives none when an input has none.
+# ``Multiply``, ``Maximum`` and ``Minimum`` also *use* their inputs' masks inside the
+# layer (a masked input counts as 1 in a product, or is skipped by a max/min, and a
+# product is 0 where every input is masked); those masks never reach a converter,
+# so these three are refused when an input carries a mask.
+
+def _same_rank_problem(layer) -> str | None:
+    for node in getattr(layer, "_inbound_nodes", []):
+        ranks = {len(t.shape) for t in node.input_tensors}
+        if len(ranks) > 1:
+            return f"inputs of different ranks {sorted(ranks)} (Keras expands and transposes them)"
+    return None
+
+
+def _uses_masks_problem(layer) -> str | None:
+    from pipeline.export.fused.masks import has_input_mask
+
+    if has_input_mask(layer):
+        return (f"an input carries a mask, which Keras {type(layer).__name__} applies inside the layer "
+                "(masked steps are skipped); the fused exporter does not reproduce that; "
+                "drop mask_zero or merge with Add/Average/Concatenate")
+    return _same_rank_problem(layer)
+
+
+def _elementwise(onnx_op: str, *, mean: bool = False):
+    def convert(ctx: Context, layer, args, kwargs):
+        inputs = ctx.same_layout(list(args[0]))
+        if onnx_op == "Sub" and len(inputs) != 2:
+            raise ctx.fail(layer, f"subtracts exactly 2 inputs, got {len(inputs)}")
+        g = ctx.g
+        big = max(inputs, key=lambda v: v.rank)
+        if onnx_op in ("Add", "Mul", "Sub"):  # binary in ONNX: chain left to right, as Keras does
+            name = inputs[0].name
+            for v in inputs[1:]:
+                name = g.op(onnx_op, [name, v.name], hint=layer.name)
+        else:
+            name = g.op(onnx_op, [v.name for v in inputs], hint=layer.name)
+        if mean:
+            name = g.op("Div", [name, g.const(np.float32(len(inputs)), f"{layer.name}_n")], hint=layer.name)
+        return big.renamed(name)
+    return convert
+
+
+converts(keras.layers.Add, check=_same_rank_problem)(_elementwise("Add"))
+converts(keras.layers.Subtract, check=_same_rank_problem)(_elementwise("Sub"))
+converts(keras.layers.Average, check=_same_rank_problem)(_elementwise("Add", mean=True))
+converts(keras.layers.Multiply, check=_uses_masks_problem)(_elementwise("Mul"))
+converts(keras.layers.Maximum, check=_uses_masks_problem)(_elementwise("Max"))
+converts(keras.layers.Minimum, check=_uses_masks_problem)(_elementwise("Min"))

@@ -101,8 +101,8 @@ def runners(folder: Path, run, model_file: str, keras: bool = True) -> dict[str,
 
 def bench_export(folder: Path | str, *, model_file: str = "model.onnx", budget_s: float = 0.5,
                  batch_sizes=BATCH_SIZES, run_path=None, keras: bool = True, write: bool = True) -> dict:
-    from pipeline.export.parity import heldout_split
-    from pipeline.export.parity_keras import find_run
+    from pipeline.check.parity import heldout_split
+    from pipeline.check.keras_side import find_run
 
     folder = Path(folder)
     info = read_json(folder / "export.json")

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.artifacts import read_json, update_json
+from pipeline.check.results import LabelFailure, ShapeFailure, ToleranceFailure, raise_failures
 from pipeline.errors import ParityError, RnnxError
 from pipeline.data.features import Encoded, collate, ids_of
 from pipeline.runtime.batches import pad_batch, run_batched
@@ -52,7 +53,8 @@ class Comparison:
     def add(self, ref: np.ndarray, got: np.ndarray, where: str, margin: float) -> None:
         """``ref``/``got``: ``[positions, labels]`` at real positions only."""
         if ref.shape != got.shape:
-            raise ParityError(f"{where}: Keras gives shape {ref.shape} but ONNX Runtime {got.shape}")
+            failure = ShapeFailure(where, ref.shape, got.shape)
+            raise ParityError(str(failure), failures=(failure,))
         if ref.size == 0:
             return
         diff = np.abs(ref.astype(np.float64) - got.astype(np.float64))
@@ -145,7 +147,7 @@ def check_export(
     run_path: Path | str | None = None,
     write: bool = True,
 ) -> dict:
-    from pipeline.export.parity_keras import keras_side
+    from pipeline.check.keras_side import keras_side
     from pipeline.runtime.session import ExportedModel
     from pipeline.scoring.decode import argmax_labels, path_labels
     from pipeline.train.evaluate import decode_model_predictions, score
@@ -195,14 +197,16 @@ def check_export(
     if tags is not None:
         for label, found in (("held-out", tags), ("random", rand_tags)):
             if found["sequences_differing"]:
-                failures.append(f"{label}: CRF tags differ from Keras's Viterbi decoding in "
-                                f"{found['sequences_differing']} of {found['sequences_compared']} sequences")
+                failures.append(LabelFailure(label, found["sequences_differing"], found["sequences_compared"],
+                                             "CRF tags differ from Keras's Viterbi decoding in {differing} of "
+                                             "{total} sequences"))
     for label, comp in (("held-out", held), ("random", rand)):
         if comp.max_diff > tol.atol:
-            failures.append(f"{label}: max |keras - onnx| = {comp.max_diff:.3g} > {tol.atol:g} at {comp.worst['where']}")
+            failures.append(ToleranceFailure(label, "keras - onnx", comp.max_diff, tol.atol, at=comp.worst["where"]))
         if comp.flips_beyond_margin:
-            failures.append(f"{label}: {comp.flips_beyond_margin} predicted labels differ where the top-2 margin "
-                            f"exceeds {tol.margin:g}")
+            failures.append(LabelFailure(label, comp.flips_beyond_margin, comp.positions,
+                                         "{differing} predicted labels differ where the top-2 margin exceeds "
+                                         f"{tol.margin:g}"))
     report = {
         "model_file": model_file,
         "engine": info.get("engine"),
@@ -212,10 +216,9 @@ def check_export(
                     "accuracy": accuracy, **({"crf_tags": tags} if tags is not None else {})},
         "random": {"batches": random_count, **rand.summary(), **({"crf_tags": rand_tags} if tags is not None else {})},
         "passed": not failures,
-        "failures": failures,
+        "failures": [str(f) for f in failures],
     }
     if write:
         update_json(folder / "parity.json", model_file, report)
-    if failures:
-        raise ParityError(f"{folder / model_file} fails parity:\n  " + "\n  ".join(failures))
+    raise_failures(f"{folder / model_file} fails parity", failures)
     return report

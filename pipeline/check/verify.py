@@ -1,8 +1,9 @@
 """The two steps after export, shared by ``rnnx check``/``rnnx bench`` and the demo.
 
 :func:`check_all` proves every model file in an export folder (``model.onnx``
-against Keras, text and int8 variants against ``model.onnx``);
-:func:`bench_all` times them. Both refresh the model card.
+against Keras, text and int8 variants against ``model.onnx``:
+:func:`check_deploy_artifacts`); :func:`bench_all` times them
+(:func:`bench_deploy_artifacts` for int8). Both refresh the model card.
 
 Example::
 
@@ -19,9 +20,8 @@ from pipeline.errors import ParityError
 
 def check_all(folder: Path | str, *, run_path=None, limit: int | None = None, tol=None,
               model_file: str = "model.onnx") -> dict:
-    from pipeline.export.deploy import check_deploy_artifacts
+    from pipeline.check.parity import Tolerance, check_export
     from pipeline.export.modelcard import write_model_card
-    from pipeline.export.parity import Tolerance, check_export
 
     try:
         reports = {model_file: check_export(folder, model_file=model_file, tol=tol or Tolerance(), limit=limit,
@@ -35,8 +35,7 @@ def check_all(folder: Path | str, *, run_path=None, limit: int | None = None, to
 
 def bench_all(folder: Path | str, *, run_path=None, budget_s: float = 0.5, keras: bool = True,
               model_file: str = "model.onnx") -> dict:
-    from pipeline.export.bench import bench_export
-    from pipeline.export.deploy import bench_deploy_artifacts
+    from pipeline.check.bench import bench_export
     from pipeline.export.modelcard import write_model_card
 
     reports = {model_file: bench_export(folder, model_file=model_file, budget_s=budget_s, run_path=run_path,
@@ -77,4 +76,47 @@ def format_checks(reports: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ParityError", "bench_all", "check_all", "format_checks"]
+def check_deploy_artifacts(folder: Path | str, *, run_path=None, limit: int | None = None) -> dict:
+    """Run every check that applies to the files present; raise one ParityError listing all failures."""
+    from pipeline.check.int8 import check_quantized
+    from pipeline.check.text import check_text_model
+    from pipeline.export.quantize import INT8_FILE
+    from pipeline.export.textmodel import text_file_name
+
+    folder = Path(folder)
+    reports: dict = {}
+    failures: list[str] = []
+    typed: list = []
+    checks = []
+    if (folder / "model.text.onnx").exists():
+        checks.append(("model.text.onnx", lambda: check_text_model(folder, run_path=run_path, limit=limit)))
+    if (folder / INT8_FILE).exists():
+        checks.append((INT8_FILE, lambda: {INT8_FILE: check_quantized(folder, run_path=run_path, limit=limit)}))
+        int8_text = text_file_name(INT8_FILE)
+        if (folder / int8_text).exists():
+            checks.append((int8_text, lambda: check_text_model(folder, text_file=int8_text, id_file=INT8_FILE,
+                                                               run_path=run_path, limit=limit)))
+    for name, run in checks:
+        try:
+            reports.update(run())
+        except ParityError as exc:
+            failures.append(str(exc))
+            typed.extend(exc.failures)
+    if failures:
+        raise ParityError("\n".join(failures), failures=tuple(typed))
+    return reports
+
+
+def bench_deploy_artifacts(folder: Path | str, *, run_path=None, budget_s: float = 0.5) -> dict:
+    """Size and 1-thread latency of int8 vs float32 (when ``model.int8.onnx`` exists) into ``bench.json``."""
+    from pipeline.check.int8 import bench_quantized
+    from pipeline.export.quantize import INT8_FILE
+
+    folder = Path(folder)
+    if not (folder / INT8_FILE).exists():
+        return {}
+    return {INT8_FILE: bench_quantized(folder, run_path=run_path, budget_s=budget_s)}
+
+
+__all__ = ["ParityError", "bench_all", "bench_deploy_artifacts", "check_all", "check_deploy_artifacts",
+           "format_checks"]

@@ -56,8 +56,8 @@ def run_node(model: Path, items: list, script: Path | None = None) -> dict:
 def check_node_example(folder: Path | str, *, limit: int = 200, atol: float = 1e-6, run_path=None) -> dict:
     """Node vs Python on the first ``limit`` held-out sequences of ``folder/model.text.onnx``."""
     from pipeline.artifacts import read_json, update_json
-    from pipeline.export.parity import heldout_split
-    from pipeline.export.parity_keras import find_run
+    from pipeline.check.parity import heldout_split
+    from pipeline.check.keras_side import find_run
     from pipeline.runtime.text import TextModel, pad_tokens
 
     folder = Path(folder)

@@ -1,0 +1,85 @@
+"""Keras ``RepeatVector``, ``Reshape``, ``Flatten`` and ``Permute``: moving data, no arithmetic.
+
+* ``RepeatVector(n)``: ``[batch, F] -> [batch, n, F]``, written time-major as
+  ``Expand(Unsqueeze(x, 0), [n, 1, 1])`` (the layout a following recurrent layer reads);
+* ``Reshape(target)``: ONNX ``Reshape`` of the Keras layout to ``[0, *target]``
+  (``0`` keeps the batch size; one ``-1`` may stand for the rest, as in Keras);
+* ``Flatten``: ``Reshape`` to ``[0, -1]`` (``channels_first`` first moves the
+  channel axis last, as Keras does);
+* ``Permute(dims)``: one ``Transpose``, composed with the Value's layout.
+
+Keras drops the mask at all four (none supports masking), so they are refused
+after a masked recurrent output, whose masked steps Keras fills differently from
+ONNX (``masks.py``).
+
+>>> import keras
+>>> from pipeline.export.fused.registry import find
+>>> find(keras.layers.Permute((2, 1))).fn is permute
+True
+"""
+
+from __future__ import annotations
+
+import keras
+
+from pipeline.export.fused.context import Context
+from pipeline.export.fused.masks import reads_masked_steps_problem
+from pipeline.export.fused.registry import converts
+from pipeline.export.fused.values import Value
+
+
+@converts(keras.layers.RepeatVector, check=reads_masked_steps_problem)
+def repeat_vector(ctx: Context, layer, args, kwargs):
+    x = ctx.keras_layout(args[0])
+    if x.rank != 2:
+        raise ctx.fail(layer, f"expects [batch, features], got rank {x.rank}")
+    g = ctx.g
+    one = g.op("Unsqueeze", [x.name, g.ints([0])], hint=f"{layer.name}_1bf")
+    out = g.op("Expand", [one, g.ints([int(layer.n), 1, 1], "repeats")], hint=layer.name)
+    return Value(out, rank=3, time_major=True, dtype=x.dtype)
+
+
+def _target_shape(layer) -> list[int]:
+    return [-1 if d is None else int(d) for d in layer.target_shape]
+
+
+def reshape_problem(layer) -> str | None:
+    if sum(d == -1 for d in _target_shape(layer)) > 1:
+        return f"target_shape {layer.target_shape} has more than one unknown dimension"
+    return reads_masked_steps_problem(layer)
+
+
+@converts(keras.layers.Reshape, check=reshape_problem)
+def reshape(ctx: Context, layer, args, kwargs):
+    x = ctx.keras_layout(args[0])
+    shape = [0] + _target_shape(layer)
+    out = ctx.g.op("Reshape", [x.name, ctx.g.ints(shape, "shape")], hint=layer.name)
+    return Value(out, rank=len(shape), dtype=x.dtype)
+
+
+@converts(keras.layers.Flatten, check=reads_masked_steps_problem)
+def flatten(ctx: Context, layer, args, kwargs):
+    x = args[0]
+    g = ctx.g
+    if x.rank < 2:
+        return Value(g.op("Unsqueeze", [x.name, g.ints([1])], hint=layer.name), rank=2, dtype=x.dtype)
+    keras_order = list(range(x.rank))
+    if getattr(layer, "data_format", "channels_last") == "channels_first":
+        keras_order = [0, *range(2, x.rank), 1]
+    perm = [x.onnx_axis(a) for a in keras_order]
+    name = x.name if perm == list(range(x.rank)) else g.op("Transpose", [x.name], perm=perm, hint=f"{layer.name}_t")
+    return Value(g.op("Reshape", [name, g.ints([0, -1], "shape")], hint=layer.name), rank=2, dtype=x.dtype)
+
+
+@converts(keras.layers.Permute, check=reads_masked_steps_problem)
+def permute(ctx: Context, layer, args, kwargs):
+    x = args[0]
+    keras_order = [0, *(int(d) for d in layer.dims)]
+    if len(keras_order) != x.rank:
+        raise ctx.fail(layer, f"dims {layer.dims} do not match an input of rank {x.rank}")
+    perm = [x.onnx_axis(a) for a in keras_order]
+    if perm == list(range(x.rank)):
+        return Value(x.name, rank=x.rank, dtype=x.dtype)
+    return Value(ctx.g.op("Transpose", [x.name], perm=perm, hint=layer.name), rank=x.rank, dtype=x.dtype)
+
+
