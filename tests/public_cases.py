@@ -447,13 +447,7 @@ for _cls in ("LSTM", "GRU", "SimpleRNN"):
         return K.Sequential([L.Input((3, 5)), L.Masking(0.0), rnn_class(_cls)(8)])
 
 
-for _cls in ("LSTM", "GRU"):
-    @case(f"tf2onnx-test_layers-test_masking_bias-{_cls}", f"{TL}::test_masking_bias ({_cls})", [Kind(lo=-2, hi=2)],
-          "Masking(0.) then an RNN with a random bias", paddings=MASKED)
-    def _(big, _cls=_cls):
-        L, K = _L(), _keras()
-        return K.Sequential([L.Input((3, 5)), L.Masking(0.0), rnn_class(_cls)(8, use_bias=True, name="rnn")])
-
+for _cls in ("LSTM", "GRU", "SimpleRNN"):
     @case(f"tf2onnx-test_layers-test_masking_bias_bidirectional-{_cls}",
           f"{TL}::test_masking_bias_bidirectional ({_cls})", [Kind(lo=-2, hi=2)],
           "Masking(0.) then a Bidirectional RNN with a random bias", paddings=MASKED)
@@ -461,11 +455,68 @@ for _cls in ("LSTM", "GRU"):
         L, K = _L(), _keras()
         return K.Sequential([L.Input((3, 5)), L.Masking(0.0), L.Bidirectional(rnn_class(_cls)(8), name="bi")])
 
+
+for _cls in ("LSTM", "GRU"):
+    @case(f"tf2onnx-test_layers-test_masking_bias-{_cls}", f"{TL}::test_masking_bias ({_cls})", [Kind(lo=-2, hi=2)],
+          "Masking(0.) then an RNN with a random bias", paddings=MASKED)
+    def _(big, _cls=_cls):
+        L, K = _L(), _keras()
+        return K.Sequential([L.Input((3, 5)), L.Masking(0.0), rnn_class(_cls)(8, use_bias=True, name="rnn")])
+
     @case(f"tf2onnx-test_layers-test_masking_value-{_cls}", f"{TL}::test_masking_value ({_cls})",
           [Kind(lo=-2, hi=2, mask_value=5.0)], "Masking(mask_value=5.), rows entirely masked", paddings=MASKED)
     def _(big, _cls=_cls):
         L, K = _L(), _keras()
         return K.Sequential([L.Input((3, 5)), L.Masking(5.0), rnn_class(_cls)(8)])
+
+
+# Masked variants (not in the sources, marked "variant"): the sources mask only a plain RNN's
+# input; these put a mask under initial_state, go_backwards, reset_after=False and a
+# Bidirectional's returned states, where an exporter is most likely to go wrong.
+
+for _cls in ("LSTM", "GRU", "SimpleRNN"):
+    @case(f"tf2onnx-test_layers-test_rnn_state_passing-{_cls}-variant_masked",
+          f"{TL}::test_rnn_state_passing ({_cls}; variant: both inputs masked)", [Kind(lo=-2, hi=2)] * 2,
+          "masked encoder's states as initial_state of a masked decoder returning sequences", paddings=MASKED)
+    def _(big, _cls=_cls):
+        L, K = _L(), _keras()
+        x1, x2 = L.Input((None, 5)), L.Input((None, 5))
+        states = rnn_class(_cls)(sz(big, 4, 64), return_state=True)(L.Masking(0.0)(x1))[1:]
+        out = rnn_class(_cls)(sz(big, 4, 64), return_sequences=True)(L.Masking(0.0)(x2), initial_state=states)
+        return K.Model([x1, x2], out)
+
+    @case(f"tf2onnx-test_layers-test_LSTM_rev-{_cls}-variant_masked",
+          f"{TL}::test_LSTM_rev (variant: {_cls}, Masking in front)", [Kind(lo=-2, hi=2)],
+          "masked go_backwards=True with return_sequences and return_state", paddings=MASKED)
+    def _(big, _cls=_cls):
+        L, K = _L(), _keras()
+        x = L.Input((None, 5))
+        out = rnn_class(_cls)(sz(big, 4, 64), go_backwards=True, return_sequences=True, return_state=True)(
+            L.Masking(0.0)(x))
+        return K.Model(x, list(out))
+
+
+@case("tf2onnx-test_gru-test_single_dynamic_gru-variant_masked", f"{TGRU}::test_single_dynamic_gru (variant: masked)",
+      [Kind(lo=1, hi=4)], "masked GRU reset_after=False, sequences and state", paddings=MASKED)
+def _(big):
+    L, K = _L(), _keras()
+    x = L.Input((None, 2))
+    return K.Model(x, list(L.GRU(sz(big, 5, 64), reset_after=False, return_sequences=True, return_state=True)(
+        L.Masking(0.0)(x))))
+
+
+for _cls in ("LSTM", "GRU"):
+    @case(f"tf2onnx-test_layers-test_bidirectional_with_initial_states-{_cls}-variant_masked",
+          f"{TL}::test_bidirectional_with_initial_states (second model, {_cls}; variant: both inputs masked)",
+          [Kind(lo=-2, hi=2)] * 2, "masked Bidirectional's four/two states as initial_state of a masked Bidirectional",
+          paddings=MASKED)
+    def _(big, _cls=_cls):
+        L, K = _L(), _keras()
+        x1, x2 = L.Input((None, 5)), L.Input((None, 5))
+        states = L.Bidirectional(rnn_class(_cls)(sz(big, 4, 64), return_state=True))(L.Masking(0.0)(x1))[1:]
+        out = L.Bidirectional(rnn_class(_cls)(sz(big, 4, 64), return_sequences=True))(L.Masking(0.0)(x2),
+                                                                                   initial_state=states)
+        return K.Model([x1, x2], out)
 
 
 def _my_pooling_mask():

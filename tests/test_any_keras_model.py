@@ -34,6 +34,9 @@ from pipeline.errors import ExportError  # noqa: E402
 
 TOLERANCE = 1e-5
 
+# keras-io's TemporalSoftmax takes a mask without declaring supports_masking, as in the guide
+pytestmark = pytest.mark.filterwarnings("ignore:Layer 'temporal_softmax':UserWarning")
+
 # case id -> substring of the ExportError message the exporter must raise
 REFUSED = {
     "tf2onnx-test_layers-test_LSTM_seqlen_none-stateful": "stateful",
@@ -104,6 +107,8 @@ def test_public_model(case):
         assert REFUSED[case.id] in message, f"refused for another reason: {message}"
         return
     proto = to_onnx(model)
+    engine = {m.key: m.value for m in proto.metadata_props}.get("engine")
+    assert engine in (None, "fused"), f"to_onnx used the {engine} engine, not the fused one"
     sess = ort_session(proto)
     rng = np.random.default_rng(0)
     for run in runs(case):
