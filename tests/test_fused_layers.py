@@ -22,7 +22,8 @@ from pipeline.errors import ExportError  # noqa: E402
 from pipeline.export.fused import convert, unsupported_layers  # noqa: E402
 
 L = keras.layers
-pytestmark = pytest.mark.filterwarnings("ignore:.*will therefore destroy the mask information")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*will therefore destroy the mask information"),
+              pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")]
 VOCAB, EMB, UNITS = 20, 4, 5
 TOL = 1e-5
 IDS = np.array([[3, 5, 7, 2, 9, 4], [8, 1, 6, 0, 0, 0], [11, 0, 0, 0, 0, 0], [4, 4, 12, 13, 1, 0]], np.int64)
@@ -231,6 +232,59 @@ def test_merge_of_states_broadcast_over_time():
     assert_parity(_model(body, mask_zero=False))
 
 
+# -- masked steps that Keras fills with zeros -------------------------------------------------
+
+@pytest.mark.parametrize("rnn", ["bidirectional", "go_backwards"])
+def test_mask_dropping_layers_after_recurrent_layers_with_zeros_at_masked_steps(rnn):
+    """Bidirectional sequences and go_backwards layers hold 0 at masked steps in Keras, as in ONNX."""
+    def body(x):
+        layer = L.Bidirectional(L.GRU(3, return_sequences=True)) if rnn == "bidirectional" else \
+            lstm(go_backwards=True)
+        y = layer(x)
+        return L.Concatenate()([L.GlobalMaxPooling1D()(y), L.Flatten()(L.Conv1D(2, 3, padding="same")(y))])
+    assert_parity(_model(body, time=6))
+
+
+# -- float inputs through to_onnx: left-padded and holed masks ---------------------------------
+
+FLOAT = np.random.default_rng(1).normal(size=(4, 6, 3)).astype("float32")
+FLOAT[0, :2] = 0.0          # left padding
+FLOAT[1, 1] = FLOAT[1, 4] = 0.0  # holes
+FLOAT[2, 3:] = 0.0          # right padding
+
+
+def _float_model(body, time=None):
+    x = keras.Input((time, 3), name="x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = keras.Model(x, body(L.Masking(0.0)(x)))
+    _randomize(model)
+    return model
+
+
+FLOAT_CASES = {
+    "conv_then_masked_lstm": lambda x: dense(lstm()(L.Masking(0.0)(L.Conv1D(4, 3, padding="causal")(x)))),
+    "bn_ln_keep_the_mask": lambda x: dense(L.LayerNormalization()(lstm()(L.BatchNormalization()(x)))),
+    "gap_over_holes": lambda x: dense(L.GlobalAveragePooling1D()(lstm()(x))),
+    "add_average": lambda x: dense(L.Average()([L.Add()([lstm()(x), lstm()(x)]), L.GRU(UNITS, return_sequences=True)(x)])),
+    "bi_then_pool": lambda x: dense(L.MaxPooling1D(2, padding="same")(L.Bidirectional(L.GRU(3, return_sequences=True))(x))),
+    "repeat_decoder": lambda x: dense(L.GRU(UNITS, return_sequences=True)(L.RepeatVector(4)(lstm(seq=False)(x)))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FLOAT_CASES))
+def test_float_inputs_with_any_mask(case):
+    """to_onnx (exact masks): every position compared, as Keras computes it."""
+    from pipeline.export import to_onnx
+
+    model = _float_model(FLOAT_CASES[case])
+    proto = to_onnx(model)
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: FLOAT})[0]
+    want = np.asarray(model(FLOAT, training=False))
+    np.testing.assert_allclose(got, want, atol=TOL, rtol=0)
+
+
 # -- refusals -----------------------------------------------------------------------------
 
 REFUSED = {
@@ -240,6 +294,7 @@ REFUSED = {
     "reshape_after_masked_lstm": (lambda x: dense(L.Reshape((-1, 1), name="bad")(lstm()(x))), "masked output of"),
     "multiply_masked": (_two_branches(L.Multiply(name="bad")), "carries a mask"),
     "maximum_masked": (_two_branches(L.Maximum(name="bad")), "carries a mask"),
+    "add_of_different_ranks": (lambda x: dense(L.Add(name="bad")([lstm()(x), lstm(seq=False)(x)])), "ranks"),
     "channels_first": (lambda x: dense(L.Conv1D(3, 2, data_format="channels_first", name="bad")(x)),
                        "channels_first"),
 }

@@ -3,13 +3,19 @@
 Keras 3 drops the mask at every layer that does not support masking (``Conv1D``,
 the pooling layers, ``Flatten``, ``Reshape``, ``Permute``; it warns "will
 therefore destroy the mask information"). Such a layer then reads *every* step,
-masked or not, so its output depends on what the tensor holds at masked steps.
-Keras recurrent layers with ``return_sequences=True`` fill masked steps with the
-output of the last unmasked step (zeros before the first one); the ONNX
-``RNN``/``GRU``/``LSTM`` ops write zeros there. A layer that drops the mask of a
-recurrent output is therefore refused (:func:`reads_masked_steps_problem`), while
-the same layer after an ``Embedding`` (whose masked steps hold the padding id's
-vector, exactly what the ``Gather`` gives) converts.
+masked or not, so its output depends on what the tensor holds at masked steps:
+
+* ``Embedding``: the padding id's vector, exactly what the ``Gather`` gives;
+  ``Masking``: zeros, as its converter writes;
+* a forward recurrent layer with ``return_sequences=True`` (``zero_output_for_mask``
+  off, the Keras default): the output of the last real step. The fused exporter
+  writes those values with ``masks="exact"`` (``to_onnx``) but zeros with
+  ``masks="right"`` (the rnnx contract, ``convert``'s default); ``check`` functions
+  cannot see the mode, so such a layer is refused in both
+  (:func:`reads_masked_steps_problem`), to keep ``unsupported_layers`` and every
+  ``convert`` in agreement;
+* ``go_backwards`` layers (masked steps come first in their reading order: zeros)
+  and ``Bidirectional`` sequences (``zero_output_for_mask=True``): zeros, in both modes.
 
 >>> import keras
 >>> ids = keras.Input((None,), dtype="int64")
@@ -17,7 +23,11 @@ vector, exactly what the ``Gather`` gives) converts.
 >>> conv = keras.layers.Conv1D(2, 3)
 >>> _ = conv(keras.layers.LSTM(3, return_sequences=True, name="lstm")(x))
 >>> reads_masked_steps_problem(conv)[:60]
-'reads every step of a masked output of lstm (LSTM), but Kera'
+'reads every step of a masked output of lstm (LSTM), whose ma'
+>>> pool = keras.layers.GlobalMaxPooling1D()
+>>> _ = pool(keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True))(x))
+>>> reads_masked_steps_problem(pool) is None
+True
 >>> conv2 = keras.layers.Conv1D(2, 3)
 >>> _ = conv2(x)
 >>> reads_masked_steps_problem(conv2) is None
@@ -47,8 +57,18 @@ def _is_recurrent(op) -> bool:
     return isinstance(op, (keras.layers.RNN, keras.layers.Bidirectional))
 
 
+def carries_at_masked_steps(op) -> bool:
+    """Whether recurrent layer ``op`` returns the last real output at masked steps (not zeros)."""
+    import keras
+
+    if isinstance(op, keras.layers.Bidirectional):
+        return any(carries_at_masked_steps(half) for half in (op.forward_layer, op.backward_layer))
+    return (bool(getattr(op, "return_sequences", False)) and not getattr(op, "zero_output_for_mask", False)
+            and not getattr(op, "go_backwards", False))
+
+
 def recurrent_source(kt, seen: set | None = None):
-    """The recurrent layer whose masked steps reach ``kt`` (through mask-keeping layers), or ``None``."""
+    """The recurrent layer whose carried masked-step values reach ``kt`` (through mask-keeping layers), or ``None``."""
     seen = set() if seen is None else seen
     if _mask(kt) is None or id(kt) in seen:
         return None
@@ -57,8 +77,8 @@ def recurrent_source(kt, seen: set | None = None):
     if history is None:
         return None
     op = history.operation
-    if _is_recurrent(op):
-        return op
+    if _is_recurrent(op):  # its masked steps are its own: carried, or zeros
+        return op if carries_at_masked_steps(op) else None
     node = op._inbound_nodes[history.node_index]
     for parent in node.input_tensors:
         found = recurrent_source(parent, seen)
@@ -72,8 +92,8 @@ def reads_masked_steps_problem(layer) -> str | None:
     for t in input_tensors(layer):
         source = recurrent_source(t)
         if source is not None:
-            return (f"reads every step of a masked output of {source.name} ({type(source).__name__}), but Keras "
-                    "fills masked steps of a recurrent output with the last unmasked output while ONNX recurrent "
-                    "ops write zeros; put a layer that uses the mask (GlobalAveragePooling1D) or none between them, "
-                    "or drop mask_zero")
+            return (f"reads every step of a masked output of {source.name} ({type(source).__name__}), whose "
+                    "masked steps Keras fills with the last real output, which the fused exporter writes only "
+                    "with masks='exact'; use a layer that reads the mask (GlobalAveragePooling1D), "
+                    "Bidirectional, or no mask_zero, or export with the tf2onnx engine")
     return None
