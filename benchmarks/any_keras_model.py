@@ -253,7 +253,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/any_keras_model.json; "
                     "with --quick or --cases: any_keras_model.partial.json beside it)")
     ap.add_argument("--cases", nargs="+", metavar="SUBSTR", help="only cases whose id contains one of these")
-    ap.add_argument("--quick", action="store_true", help=f"{len(QUICK)} cases, few rounds")
+    ap.add_argument("--quick", action="store_true", help=f"few rounds, {len(QUICK)} cases (or those of --cases)")
     ap.add_argument("--small", action="store_true", help="the test sizes (units <= 16) instead of the original ones")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--time", type=int, default=50, help="steps per row where the model's time is dynamic")
@@ -275,11 +275,11 @@ def main(argv=None) -> int:
     from public_cases import CASES
 
     cases = CASES
-    if args.quick:
+    if args.quick:  # few rounds; the quick cases unless --cases picks others
         cases = [c for c in CASES if c.id in QUICK]
         args.rounds, args.per, args.warmup = 3, 5, 2
     if args.cases:
-        cases = [c for c in cases if any(s in c.id for s in args.cases)]
+        cases = [c for c in CASES if any(s in c.id for s in args.cases)]
     if not cases:
         print("no case matches", file=sys.stderr)
         return 2
