@@ -22,7 +22,7 @@ import keras
 
 from pipeline.export.fused.context import Context
 from pipeline.export.fused.recurrent import (
-    call_inputs, direction, keras_outputs, rnn_problem, run,
+    call_inputs, direction, keras_outputs, layer_cells, rnn_problem, run,
 )
 from pipeline.export.fused.registry import converts
 from pipeline.export.fused.values import Value
@@ -30,7 +30,9 @@ from pipeline.export.fused.values import Value
 
 def bidirectional_problem(layer) -> str | None:
     for part in (layer.forward_layer, layer.backward_layer):
-        why = rnn_problem(part)
+        why = rnn_problem(part) or (len(layer_cells(part)) > 1 and
+                                    "a StackedRNNCells inside Bidirectional is not supported; stack Bidirectional "
+                                    "layers instead")
         if why:
             return f"{part.name}: {why}"
     return None

@@ -95,17 +95,29 @@ def cell_weights(layer) -> CellWeights:
     return mapper.fn(layer.cell)
 
 
+def layer_cells(layer) -> list:
+    """The cells a recurrent layer runs at each step: one, or those of a ``StackedRNNCells``."""
+    import keras
+
+    cell = getattr(layer, "cell", None)
+    return list(cell.cells) if isinstance(cell, keras.layers.StackedRNNCells) else [cell]
+
+
 def rnn_problem(layer) -> str | None:
     """Why the recurrent ``layer`` cannot be exported, or ``None``."""
-    mapper = CELLS.get(type(getattr(layer, "cell", None)))
-    if mapper is None:
-        return f"cell {type(getattr(layer, 'cell', None)).__name__} has no converter"
     if getattr(layer, "stateful", False):
         return "stateful=True carries state between calls; rebuild the layer with stateful=False to export it"
-    for attr in mapper.activation_attrs:
-        why = activation_problem(getattr(layer.cell, attr), recurrent=True)
-        if why:
-            return f"{attr}: {why}"
+    cells = layer_cells(layer)
+    if len(cells) > 1 and layer.return_state:
+        return "return_state of a StackedRNNCells (nested states) is not supported; stack RNN layers instead"
+    for cell in cells:
+        mapper = CELLS.get(type(cell))
+        if mapper is None:
+            return f"cell {type(cell).__name__} has no converter (custom cells cannot be mapped to ONNX ops)"
+        for attr in mapper.activation_attrs:
+            why = activation_problem(getattr(cell, attr), recurrent=True)
+            if why:
+                return f"{attr}: {why}"
     return None
 
 
@@ -238,17 +250,20 @@ class RecurrentOut:
         return g.op("Concat", [self.state(0, k), self.state(1, k)], axis=-1, hint="rnn_h_cat")
 
 
-def run(ctx: Context, x: Value, mask: Value | None, directions: list[Direction], *, hint: str) -> RecurrentOut:
+def run(ctx: Context, x: Value, mask: Value | None, directions: list[Direction], *, hint: str,
+        packing: Packing | None = None) -> RecurrentOut:
     """Emit the recurrent op(s) for ``directions`` over the time-major input ``x``.
 
     With ``Options.masks == "exact"`` the rows are packed first (any mask: left
     padding, holes); with ``"right"`` the mask must be a right-padded prefix.
+    ``packing``: ``x`` is already packed (the next cell of a ``StackedRNNCells``).
     """
     from pipeline.export.fused.scan_rnn import emit_simple_rnn
 
     x = ctx.time_major(x)
-    packing = None
-    if mask is not None and ctx.options.masks == "exact":
+    if packing is not None:
+        mask = packing.prefix
+    elif mask is not None and ctx.options.masks == "exact":
         packing = pack_mask(ctx, ctx.cast(mask, np.bool_))
         x, mask = pack(ctx, x, packing), packing.prefix
     out = RecurrentOut(ctx, [], list(directions), packing=packing, mask=mask)
@@ -383,9 +398,32 @@ def _rnn_layer_types():
     return keras.layers.RNN, keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU
 
 
+def stacked_cells(ctx: Context, layer, x: Value, mask: Value | None, initial: list[Value]) -> RecurrentOut:
+    """``RNN(StackedRNNCells([...]))``: one op per cell, each reading the one below on the same steps.
+
+    Keras runs every cell at each step and skips a masked step in all of them, so the
+    packed rows flow from op to op without being put back in between.
+    """
+    if initial:
+        raise ctx.fail(layer, "initial_state of a StackedRNNCells (nested states) is not supported")
+    cells = layer_cells(layer)
+    out, packing = None, None
+    for i, cell in enumerate(cells):
+        last = i == len(cells) - 1
+        d = Direction(CELLS[type(cell)].fn(cell), layer.go_backwards,
+                      zero_masked=last and bool(getattr(layer, "zero_output_for_mask", False)))
+        out = run(ctx, x, mask, [d], hint=f"{layer.name}_cell{i}", packing=packing)
+        packing = out.packing
+        x = Value(out.op_sequence(0), rank=3, time_major=True)
+    return out
+
+
 @converts(*_rnn_layer_types(), check=rnn_problem, tensor_kwargs=("initial_state",))
 def recurrent_layer(ctx: Context, layer, args, kwargs):
     x, mask, initial = call_inputs(ctx, layer, args, kwargs)
-    out = run(ctx, x, mask, [direction(layer, initial)], hint=layer.name)
+    if len(layer_cells(layer)) > 1:
+        out = stacked_cells(ctx, layer, x, mask, initial)
+    else:
+        out = run(ctx, x, mask, [direction(layer, initial)], hint=layer.name)
     outputs = keras_outputs(ctx, layer, out, 0)
     return outputs if layer.return_state else outputs[0]
