@@ -145,6 +145,9 @@ def bench_case(case, args) -> dict:
 
     model = case.build(big=not args.small)
     row = {"case": case.id, "source": case.source, "what": case.what, "engines": {}}
+    if any(getattr(layer, "stateful", False) for layer in model._flatten_layers()):
+        row["note"] = ("stateful: Keras's answer depends on the calls before it (tracing included), so the "
+                       "diffs of engines that convert it compare against a moved state")
     protos = {}
     for engine in ENGINES:
         t0 = time.perf_counter()
