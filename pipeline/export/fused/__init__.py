@@ -58,12 +58,13 @@ def _load_converters() -> None:
     from pipeline.export.fused import all_layers  # noqa: F401
 
 
-def unsupported_layers(model) -> list[str]:
+def unsupported_layers(model, *, io: str = "rnnx", masks: str | None = None) -> list[str]:
     """``"name (Type)"`` for each layer or operation of ``model`` the fused exporter cannot convert.
 
     A covered type with settings that cannot be exported is listed as
     ``"name (Type: reason)"``, e.g. ``"lstm (LSTM: activation: activation 'gelu' has
-    no equivalent in an ONNX recurrent op)"``.
+    no equivalent in an ONNX recurrent op)"``. ``io``/``masks`` as for :func:`convert`
+    (an empty list means :func:`convert` with the same arguments succeeds).
     """
     from pipeline.export.fused.walk import functional_of, node_problems
 
@@ -72,7 +73,7 @@ def unsupported_layers(model) -> list[str]:
         functional = functional_of(model)
     except ExportError as exc:
         return [f"{getattr(model, 'name', '?')} ({type(model).__name__}: {exc})"]
-    return node_problems(functional)
+    return node_problems(functional, _masks(io, masks))
 
 
 def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = None, simplernn: str = "auto",
@@ -101,14 +102,14 @@ def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = 
         raise ExportError(f"io={io!r} is not known; choose one of {', '.join(IO_FORMS)}")
     _load_converters()
     functional = functional_of(model)
-    problems = node_problems(functional)
+    masks = _masks(io, masks)
+    problems = node_problems(functional, masks)
     if problems:
         raise ExportError(f"the fused exporter cannot convert {problems[0]}"
                           + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
                           + "; replace the layer, or export the model with the tf2onnx engine")
     g = GraphBuilder()
-    options = Options(simplernn=simplernn, simplernn_rnn_max_batch=simplernn_rnn_max_batch,
-                      masks=masks or ("right" if io == "rnnx" else "exact"))
+    options = Options(simplernn=simplernn, simplernn_rnn_max_batch=simplernn_rnn_max_batch, masks=masks)
     ctx = Context(g, options)
     if io == "rnnx":
         values, graph_inputs = _contract_inputs(ctx, functional, model.name)
@@ -129,6 +130,11 @@ def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = 
         g.op_into("Identity", [ctx.keras_layout(extra.value).name], [g.reserve(extra.name)])
         outputs.append(GraphBuilder.output(extra.name, extra.value.dtype, extra.dims))
     return g.model(graph_inputs, outputs, opset=opset, name=model.name)
+
+
+def _masks(io: str, masks: str | None) -> str:
+    """The mask form: as given, else the io form's (rnnx models are right-padded by contract)."""
+    return masks or ("right" if io == "rnnx" else "exact")
 
 
 def _dims(shape, name: str) -> list:

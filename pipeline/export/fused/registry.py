@@ -50,17 +50,21 @@ class Converter:
     per_step: bool = False
     tensor_kwargs: tuple[str, ...] = ()   # keyword arguments besides ``mask`` that may carry tensors
     refusal: str | None = None            # set by :func:`refuses`: the type never converts, for this reason
+    right_masks_check: Check | None = None  # applies with masks="right" only (zeros at masked steps)
 
 
 CONVERTERS: dict[type, Converter] = {}
 
 
 def converts(*types: type | None, check: Check | None = None, per_step: bool = False,
-             tensor_kwargs: tuple[str, ...] = ()):
+             tensor_kwargs: tuple[str, ...] = (), right_masks_check: Check | None = None):
     """Register the decorated function as the converter for ``types``.
 
     ``None`` entries are skipped, so optional classes (absent in some Keras
     versions) can be listed as ``getattr(module, "Name", None)``.
+    ``right_masks_check`` is a ``check`` that matters only when masks are exported
+    right-padded (``masks="right"``, where masked steps of recurrent outputs are 0
+    instead of Keras's carried values).
     """
 
     def register(fn):
@@ -69,7 +73,7 @@ def converts(*types: type | None, check: Check | None = None, per_step: bool = F
                 continue
             if t in CONVERTERS:
                 raise RuntimeError(f"{t.__name__} already has a converter: {CONVERTERS[t].fn.__qualname__}")
-            CONVERTERS[t] = Converter(fn, check, per_step, tuple(tensor_kwargs))
+            CONVERTERS[t] = Converter(fn, check, per_step, tuple(tensor_kwargs), None, right_masks_check)
         return fn
 
     return register
@@ -101,13 +105,17 @@ def describe(layer) -> str:
     return f"{getattr(layer, 'name', '?')} ({type(layer).__name__})"
 
 
-def unsupported_reason(layer) -> str | None:
-    """``None`` when ``layer`` converts; otherwise ``"name (Type)"`` or ``"name (Type: reason)"``."""
+def unsupported_reason(layer, masks: str = "exact") -> str | None:
+    """``None`` when ``layer`` converts; otherwise ``"name (Type)"`` or ``"name (Type: reason)"``.
+
+    ``masks``: the export's mask form (``"exact"`` or ``"right"``), for checks that depend on it.
+    """
     conv = find(layer)
     if conv is None:
         return describe(layer)
-    if conv.check is not None:
-        why = conv.check(layer)
+    checks = [conv.check] + ([conv.right_masks_check] if masks == "right" else [])
+    for check in checks:
+        why = check(layer) if check is not None else None
         if why:
             return f"{getattr(layer, 'name', '?')} ({type(layer).__name__}: {why})"
     return None
