@@ -266,8 +266,8 @@ FLOAT_CASES = {
     "conv_then_masked_lstm": lambda x: dense(lstm()(L.Masking(0.0)(L.Conv1D(4, 3, padding="causal")(x)))),
     "bn_ln_keep_the_mask": lambda x: dense(L.LayerNormalization()(lstm()(L.BatchNormalization()(x)))),
     "gap_over_holes": lambda x: dense(L.GlobalAveragePooling1D()(lstm()(x))),
-    "add_average": lambda x: dense(L.Average()([L.Add()([lstm()(x), lstm()(x)]), L.GRU(UNITS, return_sequences=True)(x)])),
-    "bi_then_pool": lambda x: dense(L.MaxPooling1D(2, padding="same")(L.Bidirectional(L.GRU(3, return_sequences=True))(x))),
+    "add_average": lambda x: dense(L.Average()([L.Add()([lstm()(x), lstm()(x)]), lstm()(x)])),
+    "bi_then_pool": lambda x: dense(L.MaxPooling1D(2, padding="same")(L.Bidirectional(lstm())(x))),
     "repeat_decoder": lambda x: dense(L.GRU(UNITS, return_sequences=True)(L.RepeatVector(4)(lstm(seq=False)(x)))),
 }
 

@@ -72,9 +72,9 @@ def global_max_pooling1d(ctx: Context, layer, args, kwargs):
     x = _sequence(ctx, layer, args[0])
     g = ctx.g
     axis = x.onnx_axis(1)
-    top, _ = g.op("TopK", [x.name, g.ints([1], "k1")], axis=axis, largest=1, outputs=2, hint=f"{layer.name}_top")
+    top, _ = g.op("TopK", [x.name, g.ints([1], "k1")], axis=axis, largest=1, outputs=2, hint=layer.name)
     if layer.keepdims:
-        return _pooled(x, g.op("Identity", [top], hint=layer.name), True)
+        return _pooled(x, top, True)
     return _pooled(x, g.op("Squeeze", [top, g.ints([axis])], hint=layer.name), False)
 
 

@@ -6,8 +6,11 @@ in ``unsupported_layers`` and in the error ``convert`` raises.
 
 >>> import keras
 >>> from pipeline.export.fused.registry import unsupported_reason
->>> print(unsupported_reason(keras.layers.Lambda(lambda t: 2 * t, name="double")))
-double (Lambda: Lambda runs arbitrary Python, which the fused exporter cannot read; replace it with built-in layers, or convert with the tf2onnx engine)
+>>> reason = unsupported_reason(keras.layers.Lambda(lambda t: 2 * t, name="double"))
+>>> for part in reason.split("; "):
+...     print(part)
+double (Lambda: Lambda runs arbitrary Python, which the fused exporter cannot read
+replace it with built-in layers, or convert with the tf2onnx engine)
 """
 
 from __future__ import annotations
