@@ -142,7 +142,7 @@ def test_quick_experiment_end_to_end(tmp_path):
     """The whole quick experiment (12 tiny runs) through the CLI hook: about 2-3 minutes on two cores."""
     import argparse
 
-    from pipeline.experiment.command import configure, experiment_command
+    from pipeline.cli.experiment import configure, experiment_command
 
     parser = argparse.ArgumentParser()
     configure(parser)
@@ -193,7 +193,7 @@ def test_quick_experiment_end_to_end(tmp_path):
 
 
 @pytest.mark.parametrize("module", ["plan", "slices", "grid", "prefix", "verdict", "probe", "report", "figures",
-                                    "command", "published", "runner"])
+                                    "demo", "published", "runner"])
 def test_docstring_examples(module):
     import doctest
     import importlib

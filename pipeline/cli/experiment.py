@@ -1,4 +1,4 @@
-"""``rnnx experiment``: arguments and the closing summary table (the CLI wires these in).
+"""``rnnx experiment``: a thin wrapper over :func:`pipeline.experiment.runner.run_experiment`.
 
 ``configure(parser)`` adds the flags; ``experiment_command(args, emit)`` runs the
 experiment and prints :func:`format_summary` (or, with ``--json``, the results).
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.models.config import CELLS
+from pipeline.cli.options import cells
+from pipeline.cli.registry import Command, emit, register
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None,
                    help="folder for report.md, results.json, PNGs, runs and exports "
                         "(default experiments/full or experiments/quick)")
-    p.add_argument("--cells", nargs="+", choices=CELLS, default=None,
+    p.add_argument("--cells", nargs="+", choices=cells(), default=None,
                    help="train only these cells (default: simplernn lstm gru)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling and training (default 0)")
     p.add_argument("--verbose", action="store_true", help="show model.fit progress bars")
@@ -58,3 +59,8 @@ def experiment_command(args: argparse.Namespace, emit) -> int:
                              log=(lambda _: None) if args.json else print)
     emit(args, format_summary(results, out), results)
     return 0
+
+
+register(Command("experiment", "answer the lecture's RNN questions with measurements (report.md + results.json)",
+                 "rnnx experiment --quick --out experiments/quick", configure,
+                 lambda args: experiment_command(args, emit)))

@@ -14,7 +14,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pipeline.cli.options import add_column, add_format, add_json
+from pipeline.cli.registry import Command, emit, register
 from pipeline.errors import RnnxError
+
+
+def configure(p) -> None:
+    p.add_argument("export", help="an export folder, e.g. export/pos")
+    p.add_argument("texts", nargs="*", help="texts to tag or classify (tokens split on spaces and punctuation)")
+    p.add_argument("--input", help="a file: one text per line, or a CoNLL/CoNLL-U/word-tag/TSV file")
+    add_format(p, extra=("lines",), help="format of --input (detected when left out; 'lines' = one raw text per line)")
+    add_column(p)
+    p.add_argument("--output", help="write predictions here, in the input's format (default: stdout)")
+    p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores)")
+    add_json(p)
 
 
 def _load_inputs(args, tokenize):
@@ -45,7 +58,7 @@ def _load_inputs(args, tokenize):
     return split.tokens, split, fmt
 
 
-def predict_command(args, emit) -> int:
+def run(args) -> int:
     from pipeline.runtime.session import load
 
     model = load(args.export, threads=args.threads)
@@ -77,3 +90,9 @@ def predict_command(args, emit) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+register(Command(
+    "predict", "tag or classify texts with ONNX Runtime alone",
+    'rnnx predict export/pos "They are early birds ."   |   rnnx predict export/pos --input test.conllu --output pred.conllu',
+    configure, run))

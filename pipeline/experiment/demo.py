@@ -1,4 +1,5 @@
-"""``rnnx demo`` (what ``make demo`` runs): the whole job on real corpora.
+"""``rnnx demo`` (what ``make demo`` runs): the whole job on real corpora, as the plan
+:data:`pipeline.experiment.plan.DEMO`.
 
 1. brown-upos: train a bidirectional LSTM tagger, evaluate, export (fused when
    covered), check parity on the held-out split, bench latency;
@@ -7,66 +8,48 @@
 
 Demo runs replace earlier demo runs of the same name. ``--quick`` trains on
 slices for one epoch: a smoke test of every stage, not a model to use.
+
+>>> [(t.data, demo_name(t, quick=True)) for t in DEMO.tasks]
+[('brown-upos', 'brown-upos-bilstm-quick'), ('mr', 'mr-bilstm-quick')]
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from pipeline.artifacts import read_json, write_json
+from pipeline.experiment.grid import run_name
+from pipeline.experiment.plan import DEMO, TaskPlan, spec_for
+
+#: the accuracy the issue asks for on each corpus's test split
+TARGETS = {"brown-upos": 0.96, "mr": 0.75}
+QUICK_TRAIN_LIMIT = 2000  # --quick: the first N training sequences, one epoch
 
 
-@dataclass
-class DemoJob:
-    name: str
-    data: str
-    task: str
-    epochs: int
-    batch_size: int
-    units: int
-    embedding_dim: int
-    dropout: float
-    min_freq: int
-    patience: int = 2
-    target: float = 0.0  # the accuracy the issue asks for on the test split
-
-
-JOBS = [
-    DemoJob("brown-upos-bilstm", "brown-upos", "tagging", epochs=3, batch_size=32, units=128, embedding_dim=100,
-            dropout=0.25, min_freq=2, target=0.96),
-    DemoJob("mr-bilstm", "mr", "classification", epochs=6, batch_size=32, units=64, embedding_dim=100,
-            dropout=0.5, min_freq=1, patience=2, target=0.75),
-]
+def demo_name(task: TaskPlan, *, quick: bool) -> str:
+    return run_name(task.data, DEMO.cells[0], True) + ("-quick" if quick else "")
 
 
 def _banner(text: str) -> None:
     print(f"\n=== {text} " + "=" * max(0, 70 - len(text)), flush=True)
 
 
-def run_job(job: DemoJob, quick: bool) -> dict:
-    from pipeline.cli import _metrics_table
+def run_job(task: TaskPlan, quick: bool) -> dict:
     from pipeline.check.bench import format_bench
-    from pipeline.export.exporter import export_run
     from pipeline.check.verify import bench_all, check_all, format_checks
-    from pipeline.models.config import ModelConfig
-    from pipeline.train.fit import RunSpec, TrainOptions, train
+    from pipeline.export.exporter import export_run
+    from pipeline.train.fit import train
+    from pipeline.train.summary import format_run_metrics
 
-    name = job.name + ("-quick" if quick else "")
-    _banner(f"{name}: train ({job.data})")
-    spec = RunSpec(
-        name=name,
-        data=job.data,
-        model=ModelConfig(job.task, "lstm", bidirectional=True, units=job.units, embedding_dim=job.embedding_dim,
-                          dropout=job.dropout),
-        options=TrainOptions(epochs=1 if quick else job.epochs, batch_size=job.batch_size, min_freq=job.min_freq,
-                             patience=job.patience, train_limit=2000 if quick else None),
-    )
+    name = demo_name(task, quick=quick)
+    _banner(f"{name}: train ({task.data})")
+    spec = spec_for(task, name, data=task.data, cell=DEMO.cells[0], epochs=1 if quick else None,
+                    train_limit=QUICK_TRAIN_LIMIT if quick else None)
     started = time.perf_counter()
     folder = train(spec, force=True)
     train_s = time.perf_counter() - started
     metrics = read_json(folder / "metrics.json")
-    print(_metrics_table(folder, metrics))
+    print(format_run_metrics(folder, metrics))
 
     _banner(f"{name}: export")
     result = export_run(folder, quantize="int8", ort=True)
@@ -96,12 +79,12 @@ def run_job(job: DemoJob, quick: bool) -> dict:
     int8 = checks.get("model.int8.onnx", {})
     return {
         "name": name,
-        "data": job.data,
+        "data": task.data,
         "model": spec.model.describe(),
         "train_seconds": round(train_s, 1),
         "epochs_run": metrics.get("epochs_run"),
         "test_accuracy": metrics["test"]["accuracy"],
-        "target": job.target,
+        "target": TARGETS[task.data],
         "oov_accuracy": metrics["test"].get("out_of_vocab", {}).get("accuracy"),
         "engine": result.engine,
         "parity_max_abs_diff": max(parity["heldout"]["max_abs_diff"], parity["random"]["max_abs_diff"]),
@@ -144,7 +127,7 @@ def format_summary(rows: list[dict], seconds: float) -> str:
 
 def run_demo(*, quick: bool = False, classifier: bool = True) -> dict:
     started = time.perf_counter()
-    rows = [run_job(job, quick) for job in JOBS if classifier or job.task == "tagging"]
+    rows = [run_job(task, quick) for task in DEMO.tasks if classifier or task.task == "tagging"]
     seconds = time.perf_counter() - started
     _banner("summary")
     print(format_summary(rows, seconds))

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.experiment.plan import Plan, TaskPlan
+from pipeline.experiment.plan import Plan, TaskPlan, spec_for
 from pipeline.experiment.slices import TaskData
 
 
@@ -54,19 +54,10 @@ class Measured:
 
 def train_config(task: TaskPlan, data: TaskData, cell: str, bidirectional: bool, root: Path, *,
                  seed: int, verbose: int = 0) -> Path:
-    from pipeline.models.config import ModelConfig
-    from pipeline.train.fit import RunSpec, TrainOptions, train
+    from pipeline.train.fit import train
 
-    spec = RunSpec(
-        name=run_name(task.data, cell, bidirectional),
-        data=data.data,
-        dev=data.dev,
-        test=data.test,
-        model=ModelConfig(task.task, cell, bidirectional=bidirectional, units=task.units,
-                          embedding_dim=task.embedding_dim, dropout=task.dropout),
-        options=TrainOptions(epochs=task.epochs, batch_size=task.batch_size, min_freq=task.min_freq,
-                             patience=task.patience, seed=seed, verbose=verbose),
-    )
+    spec = spec_for(task, run_name(task.data, cell, bidirectional), data=data.data, dev=data.dev, test=data.test,
+                    cell=cell, bidirectional=bidirectional, seed=seed, verbose=verbose)
     return train(spec, root=root / "saved_models", force=True)
 
 

@@ -25,10 +25,61 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from pipeline.errors import ConfigError
-from pipeline.experiment.published import Variant
 from pipeline.models.config import CELLS
 
 DIRECTIONS = (False, True)  # unidirectional, bidirectional
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One published-class configuration; unset sizes come from the task's grid settings."""
+
+    data: str  # built-in dataset (a task of the plan)
+    label: str  # "BiLSTM-CNN-CRF", "BiGRU, max-pooled", ...
+    chars: bool = True
+    crf: bool = False
+    cell: str = "lstm"
+    epochs: int | None = None
+    units: int | None = None
+    embedding_dim: int | None = None
+    dropout: float | None = None
+    learning_rate: float = 2e-3
+    char_filters: int = 50
+    word_dropout: float = 0.0
+    pooling: str = "last"  # classifiers: "max" / "mean" pool the states (pipeline/models/pooling.py)
+    seed: int | None = None  # None: the plan's seed; variants that differ only in seed form one family
+
+    def overrides(self) -> dict:
+        """What the variant sets on top of its task's settings (None: the task's value), for :func:`spec_for`.
+
+        >>> Variant("mr", "BiGRU", chars=False, cell="gru", units=128).overrides()["units"]
+        128
+        """
+        return {"cell": self.cell, "bidirectional": True, "units": self.units, "embedding_dim": self.embedding_dim,
+                "dropout": self.dropout, "word_dropout": self.word_dropout, "pooling": self.pooling,
+                "chars": self.chars, "char_filters": self.char_filters, "crf": self.crf, "epochs": self.epochs,
+                "learning_rate": self.learning_rate}
+
+    @property
+    def family(self) -> str:
+        """What the variant is, without its seed: ``brown-upos-bilstm-cnn-crf``, ...
+
+        >>> Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True).family
+        'brown-upos-bilstm-cnn-crf'
+        >>> Variant("mr", "BiGRU, max-pooled", chars=False, cell="gru", pooling="max", seed=1).family
+        'mr-bigru-maxpool'
+        """
+        return (f"{self.data}-bi{self.cell}" + ("-cnn" if self.chars else "") + ("-crf" if self.crf else "")
+                + ("-wd" if self.word_dropout else "") + (f"-{self.pooling}pool" if self.pooling != "last" else ""))
+
+    @property
+    def name(self) -> str:
+        """The family, and the seed when the variant sets one.
+
+        >>> Variant("mr", "BiGRU", chars=False, cell="gru", seed=2).name
+        'mr-bigru-seed2'
+        """
+        return self.family + ("" if self.seed is None else f"-seed{self.seed}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +178,16 @@ QUICK = Plan(
     latency_budget_s=0.1,
 )
 
+#: ``rnnx demo``: one bidirectional LSTM per corpus, trained on all of it (pipeline/experiment/demo.py runs it)
+DEMO = Plan(
+    mode="demo",
+    tasks=(
+        TaskPlan("brown-upos", "tagging", epochs=3, units=128, embedding_dim=100, dropout=0.25, min_freq=2),
+        TaskPlan("mr", "classification", epochs=6, units=64, embedding_dim=100, dropout=0.5, min_freq=1, patience=2),
+    ),
+    cells=("lstm",),
+)
+
 
 def plan_for(*, quick: bool, seed: int = 0, cells: tuple[str, ...] | None = None) -> Plan:
     """The plan of one mode; ``cells`` narrows the grid (tests, partial reruns)."""
@@ -140,3 +201,23 @@ def plan_for(*, quick: bool, seed: int = 0, cells: tuple[str, ...] | None = None
             raise ConfigError("cells must name at least one of " + ", ".join(CELLS))
         plan = replace(plan, cells=cells)
     return replace(plan, seed=seed)
+
+
+def spec_for(task: TaskPlan, name: str, *, data: str, dev: str | None = None, test: str | None = None,
+             **overrides):
+    """The :class:`~pipeline.train.fit.RunSpec` of one run of a plan: ``task``'s settings, then ``overrides``.
+
+    ``overrides`` are ModelConfig / TrainOptions fields (``cell``, ``epochs``, ``seed``...); one set to None
+    keeps the task's value. The grid, the published-class variants and the demo all build their runs here.
+
+    >>> s = spec_for(QUICK.task("mr"), "mr-gru", data="mr", cell="gru", bidirectional=False, epochs=None)
+    >>> s.model.cell, s.model.bidirectional, s.model.units, s.options.epochs
+    ('gru', False, 16, 1)
+    """
+    from pipeline.train.fit import run_spec
+
+    settings = {"task": task.task, "cell": "lstm", "bidirectional": True, "units": task.units,
+                "embedding_dim": task.embedding_dim, "dropout": task.dropout, "epochs": task.epochs,
+                "batch_size": task.batch_size, "min_freq": task.min_freq, "patience": task.patience}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return run_spec(name, data, dev=dev, test=test, **settings)

@@ -1,7 +1,7 @@
 """Published-class models: character CNN word features and a CRF output layer (Ma & Hovy 2016),
 word dropout, and classifiers pooling over their states.
 
-Each :class:`Variant` of the plan is trained on the same data as the grid, exported
+Each :class:`~pipeline.experiment.plan.Variant` of the plan is trained on the same data as the grid, exported
 with the fused engine, checked against Keras on the whole test split
 (:func:`pipeline.check.parity.check_export`: probabilities, and for a CRF the
 decoded tags, which must be identical) and measured like a grid run. The grid's
@@ -17,67 +17,17 @@ Example::
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-
-@dataclass(frozen=True)
-class Variant:
-    """One published-class configuration; unset sizes come from the task's grid settings."""
-
-    data: str  # built-in dataset (a task of the plan)
-    label: str  # "BiLSTM-CNN-CRF", "BiGRU, max-pooled", ...
-    chars: bool = True
-    crf: bool = False
-    cell: str = "lstm"
-    epochs: int | None = None
-    units: int | None = None
-    embedding_dim: int | None = None
-    dropout: float | None = None
-    learning_rate: float = 2e-3
-    char_filters: int = 50
-    word_dropout: float = 0.0
-    pooling: str = "last"  # classifiers: "max" / "mean" pool the states (pipeline/models/pooling.py)
-    seed: int | None = None  # None: the plan's seed; variants that differ only in seed form one family
-
-    @property
-    def family(self) -> str:
-        """What the variant is, without its seed: ``brown-upos-bilstm-cnn-crf``, ...
-
-        >>> Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True).family
-        'brown-upos-bilstm-cnn-crf'
-        >>> Variant("mr", "BiGRU, max-pooled", chars=False, cell="gru", pooling="max", seed=1).family
-        'mr-bigru-maxpool'
-        """
-        return (f"{self.data}-bi{self.cell}" + ("-cnn" if self.chars else "") + ("-crf" if self.crf else "")
-                + ("-wd" if self.word_dropout else "") + (f"-{self.pooling}pool" if self.pooling != "last" else ""))
-
-    @property
-    def name(self) -> str:
-        """The family, and the seed when the variant sets one.
-
-        >>> Variant("mr", "BiGRU", chars=False, cell="gru", seed=2).name
-        'mr-bigru-seed2'
-        """
-        return self.family + ("" if self.seed is None else f"-seed{self.seed}")
+from pipeline.experiment.plan import Variant, spec_for
 
 
 def train_variant(variant: Variant, task, data, root: Path, *, seed: int, verbose: int = 0) -> Path:
-    from pipeline.models.config import ModelConfig
-    from pipeline.train.fit import RunSpec, TrainOptions, train
+    from pipeline.train.fit import train
 
-    spec = RunSpec(
-        name=variant.name, data=data.data, dev=data.dev, test=data.test,
-        model=ModelConfig(task.task, variant.cell, bidirectional=True, units=variant.units or task.units,
-                          embedding_dim=variant.embedding_dim or task.embedding_dim,
-                          dropout=task.dropout if variant.dropout is None else variant.dropout,
-                          word_dropout=variant.word_dropout, pooling=variant.pooling, chars=variant.chars,
-                          char_filters=variant.char_filters, crf=variant.crf),
-        options=TrainOptions(epochs=variant.epochs or task.epochs, batch_size=task.batch_size,
-                             learning_rate=variant.learning_rate, min_freq=task.min_freq, patience=task.patience,
-                             seed=seed, verbose=verbose),
-    )
+    spec = spec_for(task, variant.name, data=data.data, dev=data.dev, test=data.test, **variant.overrides(),
+                    seed=seed, verbose=verbose)
     return train(spec, root=root / "saved_models", force=True)
 
 

@@ -2,10 +2,10 @@
 
 ``fit``        trains a tagger or classifier and writes ``saved_models/NAME/``
 ``evaluate``   predicts a split with a Keras model and scores it
-``metrics``    accuracy, per-label P/R/F1, confusion matrix, CoNLL entity scores (numpy only)
 ``plots``      confusion-matrix and training-curve PNGs (numpy + matplotlib only)
 ``rundir``     the files inside a run folder
+``summary``    the lines printed when a run finishes
 
-``metrics`` and ``plots`` never import TensorFlow, so predictions from ONNX
+Scores live in :mod:`pipeline.scoring` (numpy only), so predictions from ONNX
 Runtime are scored by the same code as Keras predictions.
 """

@@ -24,7 +24,7 @@ import contextlib
 import csv
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +78,34 @@ class RunSpec:
     column: str = "upos"
     dev: str | None = None
     test: str | None = None
+
+
+def run_spec(name: str, data: str, *, data_format: str | None = None, column: str = "upos", dev: str | None = None,
+             test: str | None = None, **settings) -> RunSpec:
+    """The one way rnnx assembles a :class:`RunSpec`: flat ``settings`` sorted into the model and the options.
+
+    Every key of ``settings`` is a :class:`~pipeline.models.config.ModelConfig` field
+    (``task``, ``cell``, ``units``...) or a :class:`TrainOptions` field (``epochs``,
+    ``learning_rate``...); unset ones keep their defaults.
+
+    >>> spec = run_spec("pos", "brown-upos", task="tagging", cell="gru", epochs=3)
+    >>> spec.model.cell, spec.options.epochs, spec.options.batch_size
+    ('gru', 3, 32)
+    >>> run_spec("pos", "brown-upos", task="tagging", epoch=3)
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.ConfigError: unknown run setting(s) epoch; use ModelConfig or TrainOptions field names
+    """
+    model_keys = {f.name for f in fields(ModelConfig)}
+    option_keys = {f.name for f in fields(TrainOptions)}
+    unknown = sorted(set(settings) - model_keys - option_keys)
+    if unknown:
+        raise ConfigError(f"unknown run setting(s) {', '.join(unknown)}; use ModelConfig or TrainOptions field names")
+    return RunSpec(
+        name=name, data=data, data_format=data_format, column=column, dev=dev, test=test,
+        model=ModelConfig(**{k: v for k, v in settings.items() if k in model_keys}),
+        options=TrainOptions(**{k: v for k, v in settings.items() if k in option_keys}),
+    )
 
 
 def _prepare_folder(spec: RunSpec, root: Path, force: bool, resume: bool) -> tuple[Path, Path, bool]:

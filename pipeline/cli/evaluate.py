@@ -1,0 +1,57 @@
+"""``rnnx evaluate``: score a trained run on one of its splits or on a file (:func:`evaluate_run`)."""
+
+from __future__ import annotations
+
+from pipeline.cli.options import add_data_args, add_json
+from pipeline.cli.registry import Command, emit, register
+from pipeline.errors import RnnxError
+
+
+def configure(p) -> None:
+    from pipeline.data.datasets import SPLITS
+
+    p.add_argument("run", help="a run folder, e.g. saved_models/pos")
+    p.add_argument("--split", default="test", choices=list(SPLITS),
+                   help="built-in split to score (ignored with --data)")
+    add_data_args(p)
+    add_json(p)
+
+
+def evaluate_run(run_path, *, split: str = "test", data: str | None = None, data_format: str | None = None,
+                 column: str = "upos") -> dict:
+    """Score ``run_path`` on its ``split`` (or on the file ``data``); writes ``eval_*.json`` and a confusion PNG."""
+    from pipeline.artifacts import write_json
+    from pipeline.data.sources import load_file, resolve
+    from pipeline.train.evaluate import evaluate_model
+    from pipeline.train.rundir import load_run
+
+    run = load_run(run_path)
+    if data:
+        held = load_file(data, data_format, column)
+        prefix = "eval_" + "".join(c if c.isalnum() else "_" for c in held.source.split("/")[-1])
+    else:
+        cfg = run.config
+        splits = resolve(cfg["data"], fmt=cfg.get("data_format"), column=cfg.get("column", "upos"),
+                         dev=cfg.get("dev"), test=cfg.get("test"))
+        if split not in splits:
+            raise RnnxError(f"{cfg['data']} has no {split} split; give --data FILE")
+        held, prefix = splits[split], f"eval_{split}"
+    if held.task != run.task:
+        raise RnnxError(f"{held.source} holds {held.task} data but {run_path} is a {run.task} model")
+    report = evaluate_model(run.model, run.encoder, run.labels, held, out_dir=run.files.root, prefix=prefix)
+    write_json(run.files.root / f"{prefix}.json", report)
+    return report
+
+
+def run(args) -> int:
+    from pipeline.scoring.metrics import format_report
+
+    report = evaluate_run(args.run, split=args.split, data=args.data, data_format=args.data_format,
+                          column=args.column)
+    emit(args, format_report(report), report)
+    return 0
+
+
+register(Command("evaluate", "score a trained run on a split or a file",
+                 "rnnx evaluate saved_models/pos --split test   |   rnnx evaluate saved_models/pos --data my.conllu",
+                 configure, run))
