@@ -169,6 +169,27 @@ def test_reshape_and_flatten():
     assert_parity(_model(lambda x: dense(L.Reshape((3, 2 * UNITS))(lstm()(x))), mask_zero=False, time=6))
 
 
+TIME_CASES = {
+    "zero_padding": lambda: L.ZeroPadding1D((2, 1)),
+    "cropping": lambda: L.Cropping1D((1, 2)),
+    "cropping_left": lambda: L.Cropping1D((2, 0)),
+    "up_sampling": lambda: L.UpSampling1D(3),
+    "rms_normalization": lambda: L.RMSNormalization(epsilon=1e-3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TIME_CASES))
+def test_time_axis_layers(case):
+    """After a masked Embedding (Keras drops the mask), around an unmasked time-major LSTM."""
+    assert_parity(_model(lambda x: dense(TIME_CASES[case]()(x))))
+    assert_parity(_model(lambda x: dense(lstm()(TIME_CASES[case]()(lstm()(x)))), mask_zero=False))
+
+
+def test_flatten_channels_first():
+    assert_parity(_model(lambda x: dense(L.Flatten(data_format="channels_first")(lstm()(x))), mask_zero=False,
+                         time=6))
+
+
 def test_permute():
     """Permute of a time-major LSTM output (one Transpose), then a Dense across time."""
     model = _model(lambda x: dense(L.Permute((2, 1))(lstm()(x))), mask_zero=False, time=6)

@@ -1,4 +1,4 @@
-"""Keras ``BatchNormalization`` (inference) and ``LayerNormalization``.
+"""Keras ``BatchNormalization`` (inference), ``LayerNormalization`` and ``RMSNormalization``.
 
 ``BatchNormalization`` at inference is an affine map per channel of ``axis``, folded
 into two constants (in float64, then float32)::
@@ -10,12 +10,15 @@ into two constants (in float64, then float32)::
     y = (x - mean) / sqrt(var + eps) * gamma + beta          (var: population variance)
     y = x / sqrt(var + eps) * gamma                           (rms_scaling=True, as Keras 3 defines it)
 
+``RMSNormalization`` (Keras 3.9+) is ``y = x / sqrt(mean(x^2) + eps) * scale``,
 with ``ReduceSum``/``N`` for the means (the axes are inputs of ``ReduceSum`` in
 every opset the fused exporter writes). Constants are shaped for the Keras axes
 and then laid out like the Value, so a time-major sequence stays time-major.
 
-Masks: both layers support masking and pass the mask on unchanged; neither uses
-it at inference.
+Masks: ``BatchNormalization`` and ``LayerNormalization`` support masking and pass
+the mask on unchanged; neither uses it at inference. ``RMSNormalization`` drops
+the mask (Keras warns), so it is refused after a masked recurrent output
+(``masks.py``).
 
 >>> import keras
 >>> from pipeline.export.fused.registry import unsupported_reason
@@ -30,6 +33,7 @@ import numpy as np
 
 from pipeline.export.fused.context import Context
 from pipeline.export.fused.graph import elem_type
+from pipeline.export.fused.masks import reads_masked_steps_problem
 from pipeline.export.fused.registry import converts
 from pipeline.export.fused.values import Value
 from pipeline.export.fused.weights import weights
@@ -71,27 +75,47 @@ def batch_normalization(ctx: Context, layer, args, kwargs):
                      dtype=np.float32)
 
 
+def _mean_over(ctx: Context, x: Value, axes: list[int], hint: str):
+    """``mean(t)`` over the Keras ``axes`` of tensors shaped like ``x`` (kept dims): ``ReduceSum / N``."""
+    g = ctx.g
+    onnx_axes = g.ints(sorted({x.onnx_axis(a) for a in axes}))
+    shape = g.op("Shape", [x.name])
+    count = g.op("Cast", [g.op("ReduceProd", [g.op("Gather", [shape, onnx_axes], axis=0)], keepdims=0)],
+                 to=elem_type(np.float32), hint=f"{hint}_n")
+    return lambda t, name: g.op("Div", [g.op("ReduceSum", [t, onnx_axes], keepdims=1), count], hint=name)
+
+
+def _inverse_root(ctx: Context, t: str, epsilon: float, hint: str) -> str:
+    """``1 / sqrt(t + epsilon)``."""
+    g = ctx.g
+    eps = g.const(np.float32(epsilon), f"{hint}_eps")
+    return g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [t, eps])])], hint=f"{hint}_inv")
+
+
 @converts(keras.layers.LayerNormalization)
 def layer_normalization(ctx: Context, layer, args, kwargs):
     x = args[0]
     g = ctx.g
     axes = _axes(layer.axis, x.rank)
-    onnx_axes = g.ints(sorted({x.onnx_axis(a) for a in axes}))
-    shape = g.op("Shape", [x.name])
-    count = g.op("Cast", [g.op("ReduceProd", [g.op("Gather", [shape, onnx_axes], axis=0)], keepdims=0)],
-                 to=elem_type(np.float32), hint=f"{layer.name}_n")
-
-    def mean(t: str, hint: str) -> str:
-        return g.op("Div", [g.op("ReduceSum", [t, onnx_axes], keepdims=1), count], hint=hint)
-
+    mean = _mean_over(ctx, x, axes, layer.name)
     centred = g.op("Sub", [x.name, mean(x.name, f"{layer.name}_mean")], hint=f"{layer.name}_centred")
-    var = mean(g.op("Mul", [centred, centred]), f"{layer.name}_var")
-    eps = g.const(np.float32(layer.epsilon), f"{layer.name}_eps")
-    inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [var, eps])])], hint=f"{layer.name}_inv")
+    inv = _inverse_root(ctx, mean(g.op("Mul", [centred, centred]), f"{layer.name}_var"), layer.epsilon, layer.name)
     rms = bool(getattr(layer, "rms_scaling", False))
     y = g.op("Mul", [x.name if rms else centred, inv], hint=layer.name)
     if layer.scale:
         y = g.op("Mul", [y, _param(ctx, x, axes, weights(layer.gamma), f"{layer.name}_gamma")], hint=layer.name)
     if layer.center and not rms:
         y = g.op("Add", [y, _param(ctx, x, axes, weights(layer.beta), f"{layer.name}_beta")], hint=layer.name)
+    return x.renamed(y, dtype=np.float32)
+
+
+@converts(getattr(keras.layers, "RMSNormalization", None), check=reads_masked_steps_problem)
+def rms_normalization(ctx: Context, layer, args, kwargs):
+    x = args[0]
+    g = ctx.g
+    axes = _axes(layer.axis, x.rank)
+    mean = _mean_over(ctx, x, axes, layer.name)
+    inv = _inverse_root(ctx, mean(g.op("Mul", [x.name, x.name]), f"{layer.name}_ms"), layer.epsilon, layer.name)
+    y = g.op("Mul", [x.name, inv], hint=layer.name)
+    y = g.op("Mul", [y, _param(ctx, x, axes, weights(layer.scale), f"{layer.name}_scale")], hint=layer.name)
     return x.renamed(y, dtype=np.float32)

@@ -1,4 +1,5 @@
-"""Keras ``RepeatVector``, ``Reshape``, ``Flatten`` and ``Permute``: moving data, no arithmetic.
+"""Keras ``RepeatVector``, ``Reshape``, ``Flatten``, ``Permute``, ``ZeroPadding1D``, ``Cropping1D``,
+``UpSampling1D``: moving data, no arithmetic.
 
 * ``RepeatVector(n)``: ``[batch, F] -> [batch, n, F]``, written time-major as
   ``Expand(Unsqueeze(x, 0), [n, 1, 1])`` (the layout a following recurrent layer reads);
@@ -6,9 +7,13 @@
   (``0`` keeps the batch size; one ``-1`` may stand for the rest, as in Keras);
 * ``Flatten``: ``Reshape`` to ``[0, -1]`` (``channels_first`` first moves the
   channel axis last, as Keras does);
-* ``Permute(dims)``: one ``Transpose``, composed with the Value's layout.
+* ``Permute(dims)``: one ``Transpose``, composed with the Value's layout;
+* ``ZeroPadding1D((a, b))`` / ``Cropping1D((a, b))``: ``Pad`` / ``Slice`` of the time
+  axis where it is;
+* ``UpSampling1D(n)``: each step ``n`` times, ``[t0, t0, t1, t1, ...]`` (``Expand`` of a
+  new axis after time, merged into time).
 
-Keras drops the mask at all four (none supports masking), so they are refused
+Keras drops the mask at all of them (none supports masking), so they are refused
 after a masked recurrent output, whose masked steps Keras fills differently from
 ONNX (``masks.py``).
 
@@ -21,6 +26,7 @@ True
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from pipeline.export.fused.context import Context
 from pipeline.export.fused.masks import reads_masked_steps_problem
@@ -83,3 +89,46 @@ def permute(ctx: Context, layer, args, kwargs):
     return Value(ctx.g.op("Transpose", [x.name], perm=perm, hint=layer.name), rank=x.rank, dtype=x.dtype)
 
 
+
+
+def _time_layer_problem(layer) -> str | None:
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        return f"data_format {layer.data_format} is not supported; use channels_last [batch, time, channels]"
+    return reads_masked_steps_problem(layer)
+
+
+def _sequence(ctx: Context, layer, x: Value) -> Value:
+    if x.rank != 3:
+        raise ctx.fail(layer, f"expects a sequence of rank 3 [batch, time, channels], got rank {x.rank}")
+    return x
+
+
+@converts(keras.layers.ZeroPadding1D, check=_time_layer_problem)
+def zero_padding1d(ctx: Context, layer, args, kwargs):
+    x = _sequence(ctx, layer, args[0])
+    before, after = (int(p) for p in layer.padding)
+    pads = [0] * (2 * x.rank)
+    pads[x.onnx_axis(1)], pads[x.rank + x.onnx_axis(1)] = before, after
+    return x.renamed(ctx.g.op("Pad", [x.name, ctx.g.ints(pads, "pads")], hint=layer.name))
+
+
+@converts(keras.layers.Cropping1D, check=_time_layer_problem)
+def cropping1d(ctx: Context, layer, args, kwargs):
+    x = _sequence(ctx, layer, args[0])
+    g = ctx.g
+    start, stop = (int(c) for c in layer.cropping)
+    end = -stop if stop else np.iinfo(np.int64).max
+    out = g.op("Slice", [x.name, g.ints([start], "starts"), g.ints([end], "ends"), g.ints([x.onnx_axis(1)])],
+               hint=layer.name)
+    return x.renamed(out)
+
+
+@converts(keras.layers.UpSampling1D, check=reads_masked_steps_problem)
+def up_sampling1d(ctx: Context, layer, args, kwargs):
+    x = ctx.time_major(_sequence(ctx, layer, args[0]))                                     # [T, B, F]
+    g = ctx.g
+    n = int(layer.size)
+    copies = g.op("Expand", [g.op("Unsqueeze", [x.name, g.ints([1])]), g.ints([1, n, 1, 1], "repeats")])
+    rest = g.op("Slice", [g.op("Shape", [x.name]), g.ints([1], "starts"), g.ints([x.rank], "ends")])   # [B, F]
+    shape = g.op("Concat", [g.ints([-1], "minus_one"), rest], axis=0)
+    return x.renamed(g.op("Reshape", [copies, shape], hint=layer.name))                    # [T*n, B, F]
