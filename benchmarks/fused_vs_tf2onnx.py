@@ -163,6 +163,7 @@ def main(argv=None) -> int:
     import onnxruntime as ort
     import tf2onnx
 
+    from pipeline.export.contract import finalize
     from pipeline.export.fused import convert
     from pipeline.models import ModelConfig, build_model
 
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
                           vocab_size=args.vocab, num_labels=labels)
         model = build_model(cfg)
         t0 = time.perf_counter()
-        fused = convert(model, metadata={"task": task})
+        fused = finalize(convert(model), {"task": task, "engine": "fused"})
         fused_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         reference = tf2onnx_proto(model)

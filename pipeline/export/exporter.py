@@ -1,7 +1,9 @@
 """``rnnx export``: turn ``saved_models/NAME`` into ``export/NAME``.
 
 Engines are found in :data:`ENGINES`. ``auto`` takes the fused exporter when it
-covers every layer of the model and tf2onnx otherwise, saying why.
+covers every layer of the model and tf2onnx otherwise, saying why. Every engine
+returns an unfinalised ``onnx.ModelProto``; :func:`export_run` applies the ONNX
+contract (:func:`pipeline.export.contract.finalize`) to it exactly once.
 
 ``export/NAME/`` holds ``model.onnx``, ``vocab.json``, ``labels.json``,
 ``export.json`` (what was exported, by which engine, from which run), the
@@ -50,6 +52,7 @@ def _fused_gaps(run) -> list[str]:
     return unsupported_layers(run.model)
 
 
+#: engine name -> ``run -> onnx.ModelProto`` (not finalized: :func:`export_run` finalizes once, for every engine)
 ENGINES: dict[str, Callable] = {"fused": _fused, "tf2onnx": _tf2onnx}
 
 
