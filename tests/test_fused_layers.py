@@ -266,6 +266,31 @@ def test_mask_dropping_layers_after_recurrent_layers_with_zeros_at_masked_steps(
     assert_parity(_model(body, time=6))
 
 
+CARRIED = {
+    "conv": lambda x: dense(L.Conv1D(3, 3, padding="same")(lstm()(x))),
+    "global_max": lambda x: dense(L.GlobalMaxPooling1D()(L.Dense(4)(lstm()(x)))),
+    "reshape": lambda x: dense(L.Reshape((-1, 1))(lstm()(x))),
+    "simplernn_avg_pool": lambda x: dense(L.AveragePooling1D(2, padding="same")(L.SimpleRNN(4, return_sequences=True)(x))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CARRIED))
+def test_mask_dropping_layers_read_keras_carried_steps_with_exact_masks(case):
+    """Keras fills masked steps of a forward LSTM with its last real output; masks="exact" writes the same,
+    masks="right" (zeros there) refuses the layer, and unsupported_layers says so for each mode."""
+    from pipeline.export import to_onnx
+
+    model = _model(CARRIED[case])
+    ids = np.array([[3, 5, 0, 0, 0, 0], [0, 0, 6, 7, 8, 0], [1, 0, 2, 0, 3, 4]])  # right, left, holes
+    assert unsupported_layers(model, io="keras") == []
+    sess = ort.InferenceSession(to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"ids": ids})[0], np.asarray(model(ids)), atol=TOL, rtol=0)
+    problems = unsupported_layers(model, masks="right")
+    assert len(problems) == 1 and "masks='exact'" in problems[0], problems
+    with pytest.raises(ExportError, match="masks='exact'"):
+        convert(model, masks="right")
+
+
 # -- float inputs through to_onnx: left-padded and holed masks ---------------------------------
 
 FLOAT = np.random.default_rng(1).normal(size=(4, 6, 3)).astype("float32")

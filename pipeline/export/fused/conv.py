@@ -14,7 +14,8 @@ with kernel ``W = [k, C/G, F]`` (ONNX wants ``[F, C/G, k]``), stride ``s``, dila
 * ``same``: ``d*(k-1)`` in total, the odd one on the right (TensorFlow's rule); with
   strides above 1 the total depends on the length, so ONNX ``auto_pad="SAME_UPPER"``.
 
-Keras drops the mask at ``Conv1D`` (the layer reads every step); see ``masks.py``.
+Keras drops the mask at ``Conv1D`` and reads every step; with ``masks="right"`` it is
+refused after a recurrent output whose masked steps Keras fills (``masks.py``).
 
 >>> import keras
 >>> from pipeline.export.fused.registry import unsupported_reason
@@ -76,11 +77,11 @@ def window_padding(padding: str, window: int, stride: int, dilation: int = 1) ->
 def conv1d_problem(layer) -> str | None:
     if layer.padding not in PADDINGS:
         return f"padding {layer.padding!r} is not one of {', '.join(PADDINGS)}"
-    return (channels_last_problem(layer) or quantized_problem(layer)
-            or activation_problem(layer.activation, recurrent=False) or reads_masked_steps_problem(layer))
+    return channels_last_problem(layer) or quantized_problem(layer) or activation_problem(layer.activation,
+                                                                                        recurrent=False)
 
 
-@converts(keras.layers.Conv1D, check=conv1d_problem)
+@converts(keras.layers.Conv1D, check=conv1d_problem, right_masks_check=reads_masked_steps_problem)
 def conv1d(ctx: Context, layer, args, kwargs):
     x = args[0]
     g = ctx.g

@@ -10,10 +10,9 @@ masked or not, so its output depends on what the tensor holds at masked steps:
 * a forward recurrent layer with ``return_sequences=True`` (``zero_output_for_mask``
   off, the Keras default): the output of the last real step. The fused exporter
   writes those values with ``masks="exact"`` (``to_onnx``) but zeros with
-  ``masks="right"`` (the rnnx contract, ``convert``'s default); ``check`` functions
-  cannot see the mode, so such a layer is refused in both
-  (:func:`reads_masked_steps_problem`), to keep ``unsupported_layers`` and every
-  ``convert`` in agreement;
+  ``masks="right"`` (the rnnx contract, ``convert``'s default), so such a layer is
+  refused there: :func:`reads_masked_steps_problem` is registered as the
+  ``right_masks_check`` of every mask-dropping converter;
 * ``go_backwards`` layers (masked steps come first in their reading order: zeros)
   and ``Bidirectional`` sequences (``zero_output_for_mask=True``): zeros, in both modes.
 
@@ -93,7 +92,7 @@ def reads_masked_steps_problem(layer) -> str | None:
         source = recurrent_source(t)
         if source is not None:
             return (f"reads every step of a masked output of {source.name} ({type(source).__name__}), whose "
-                    "masked steps Keras fills with the last real output, which the fused exporter writes only "
-                    "with masks='exact'; use a layer that reads the mask (GlobalAveragePooling1D), "
-                    "Bidirectional, or no mask_zero, or export with the tf2onnx engine")
+                    "masked steps Keras fills with the last real output; masks='right' writes zeros there: "
+                    "export with masks='exact' (to_onnx does), or use a layer that reads the mask "
+                    "(GlobalAveragePooling1D) or Bidirectional")
     return None

@@ -17,8 +17,8 @@ and then laid out like the Value, so a time-major sequence stays time-major.
 
 Masks: ``BatchNormalization`` and ``LayerNormalization`` support masking and pass
 the mask on unchanged; neither uses it at inference. ``RMSNormalization`` drops
-the mask (Keras warns), so it is refused after a masked recurrent output
-(``masks.py``).
+the mask (Keras warns); with ``masks="right"`` it is refused after a recurrent
+output whose masked steps Keras fills (``masks.py``).
 
 >>> import keras
 >>> from pipeline.export.fused.registry import unsupported_reason
@@ -109,7 +109,7 @@ def layer_normalization(ctx: Context, layer, args, kwargs):
     return x.renamed(y, dtype=np.float32)
 
 
-@converts(getattr(keras.layers, "RMSNormalization", None), check=reads_masked_steps_problem)
+@converts(getattr(keras.layers, "RMSNormalization", None), right_masks_check=reads_masked_steps_problem)
 def rms_normalization(ctx: Context, layer, args, kwargs):
     x = args[0]
     g = ctx.g

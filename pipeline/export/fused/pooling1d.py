@@ -11,8 +11,8 @@ average divides by the number of real steps in the window, ONNX's
 
 Masks, as Keras does them: ``GlobalAveragePooling1D`` uses the mask (a row with no
 real step divides 0 by 0, NaN, as in Keras) and drops it; the other three drop it
-and read every step, so they are refused after a masked recurrent output
-(``masks.py``).
+and read every step, so with ``masks="right"`` they are refused after a recurrent
+output whose masked steps Keras fills (``masks.py``).
 
 >>> import keras
 >>> from pipeline.export.fused.registry import unsupported_reason
@@ -36,7 +36,7 @@ from pipeline.export.fused.values import Value
 def pool_problem(layer) -> str | None:
     if layer.padding not in ("valid", "same"):
         return f"padding {layer.padding!r} is not valid or same"
-    return channels_last_problem(layer) or reads_masked_steps_problem(layer)
+    return channels_last_problem(layer)
 
 
 def _pool(op_type: str, **attrs):
@@ -48,8 +48,8 @@ def _pool(op_type: str, **attrs):
     return convert
 
 
-converts(keras.layers.MaxPooling1D, check=pool_problem)(_pool("MaxPool"))
-converts(keras.layers.AveragePooling1D, check=pool_problem)(_pool("AveragePool", count_include_pad=0))
+converts(keras.layers.MaxPooling1D, check=pool_problem, right_masks_check=reads_masked_steps_problem)(_pool("MaxPool"))
+converts(keras.layers.AveragePooling1D, check=pool_problem, right_masks_check=reads_masked_steps_problem)(_pool("AveragePool", count_include_pad=0))
 
 
 def _pooled(x: Value, name: str, keepdims: bool) -> Value:
@@ -63,11 +63,7 @@ def _sequence(ctx: Context, layer, x: Value) -> Value:
     return x
 
 
-def global_max_problem(layer) -> str | None:
-    return channels_last_problem(layer) or reads_masked_steps_problem(layer)
-
-
-@converts(keras.layers.GlobalMaxPooling1D, check=global_max_problem)
+@converts(keras.layers.GlobalMaxPooling1D, check=channels_last_problem, right_masks_check=reads_masked_steps_problem)
 def global_max_pooling1d(ctx: Context, layer, args, kwargs):
     x = _sequence(ctx, layer, args[0])
     g = ctx.g

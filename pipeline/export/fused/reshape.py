@@ -13,9 +13,9 @@
 * ``UpSampling1D(n)``: each step ``n`` times, ``[t0, t0, t1, t1, ...]`` (``Expand`` of a
   new axis after time, merged into time).
 
-Keras drops the mask at all of them (none supports masking), so they are refused
-after a masked recurrent output, whose masked steps Keras fills differently from
-ONNX (``masks.py``).
+Keras drops the mask at all of them (none supports masking); with ``masks="right"``
+they are refused after a recurrent output whose masked steps Keras fills with
+carried values (``masks.py``).
 
 >>> import keras
 >>> from pipeline.export.fused.registry import find
@@ -34,7 +34,7 @@ from pipeline.export.fused.registry import converts
 from pipeline.export.fused.values import Value
 
 
-@converts(keras.layers.RepeatVector, check=reads_masked_steps_problem)
+@converts(keras.layers.RepeatVector, right_masks_check=reads_masked_steps_problem)
 def repeat_vector(ctx: Context, layer, args, kwargs):
     x = ctx.keras_layout(args[0])
     if x.rank != 2:
@@ -52,10 +52,10 @@ def _target_shape(layer) -> list[int]:
 def reshape_problem(layer) -> str | None:
     if sum(d == -1 for d in _target_shape(layer)) > 1:
         return f"target_shape {layer.target_shape} has more than one unknown dimension"
-    return reads_masked_steps_problem(layer)
+    return None
 
 
-@converts(keras.layers.Reshape, check=reshape_problem)
+@converts(keras.layers.Reshape, check=reshape_problem, right_masks_check=reads_masked_steps_problem)
 def reshape(ctx: Context, layer, args, kwargs):
     x = ctx.keras_layout(args[0])
     shape = [0] + _target_shape(layer)
@@ -63,7 +63,7 @@ def reshape(ctx: Context, layer, args, kwargs):
     return Value(out, rank=len(shape), dtype=x.dtype)
 
 
-@converts(keras.layers.Flatten, check=reads_masked_steps_problem)
+@converts(keras.layers.Flatten, right_masks_check=reads_masked_steps_problem)
 def flatten(ctx: Context, layer, args, kwargs):
     x = args[0]
     g = ctx.g
@@ -77,7 +77,7 @@ def flatten(ctx: Context, layer, args, kwargs):
     return Value(g.op("Reshape", [name, g.ints([0, -1], "shape")], hint=layer.name), rank=2, dtype=x.dtype)
 
 
-@converts(keras.layers.Permute, check=reads_masked_steps_problem)
+@converts(keras.layers.Permute, right_masks_check=reads_masked_steps_problem)
 def permute(ctx: Context, layer, args, kwargs):
     x = args[0]
     keras_order = [0, *(int(d) for d in layer.dims)]
@@ -94,7 +94,7 @@ def permute(ctx: Context, layer, args, kwargs):
 def _time_layer_problem(layer) -> str | None:
     if getattr(layer, "data_format", "channels_last") != "channels_last":
         return f"data_format {layer.data_format} is not supported; use channels_last [batch, time, channels]"
-    return reads_masked_steps_problem(layer)
+    return None
 
 
 def _sequence(ctx: Context, layer, x: Value) -> Value:
@@ -103,7 +103,7 @@ def _sequence(ctx: Context, layer, x: Value) -> Value:
     return x
 
 
-@converts(keras.layers.ZeroPadding1D, check=_time_layer_problem)
+@converts(keras.layers.ZeroPadding1D, check=_time_layer_problem, right_masks_check=reads_masked_steps_problem)
 def zero_padding1d(ctx: Context, layer, args, kwargs):
     x = _sequence(ctx, layer, args[0])
     before, after = (int(p) for p in layer.padding)
@@ -112,7 +112,7 @@ def zero_padding1d(ctx: Context, layer, args, kwargs):
     return x.renamed(ctx.g.op("Pad", [x.name, ctx.g.ints(pads, "pads")], hint=layer.name))
 
 
-@converts(keras.layers.Cropping1D, check=_time_layer_problem)
+@converts(keras.layers.Cropping1D, check=_time_layer_problem, right_masks_check=reads_masked_steps_problem)
 def cropping1d(ctx: Context, layer, args, kwargs):
     x = _sequence(ctx, layer, args[0])
     g = ctx.g
@@ -123,7 +123,7 @@ def cropping1d(ctx: Context, layer, args, kwargs):
     return x.renamed(out)
 
 
-@converts(keras.layers.UpSampling1D, check=reads_masked_steps_problem)
+@converts(keras.layers.UpSampling1D, right_masks_check=reads_masked_steps_problem)
 def up_sampling1d(ctx: Context, layer, args, kwargs):
     x = ctx.time_major(_sequence(ctx, layer, args[0]))                                     # [T, B, F]
     g = ctx.g
