@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.check.results import LabelFailure, ToleranceFailure
 from pipeline.errors import ParityError, RnnxError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "node"
@@ -83,6 +84,10 @@ def check_node_example(folder: Path | str, *, limit: int = 200, atol: float = 1e
               "atol": atol, "passed": mismatches == 0 and max_diff <= atol}
     update_json(folder / "parity.json", "examples/node", report)
     if not report["passed"]:
+        failures = ([LabelFailure("examples/node", mismatches, len(sentences), "{differing} labels differ")]
+                    if mismatches else [])
+        if max_diff > atol:
+            failures.append(ToleranceFailure("examples/node", "node - python", max_diff, atol))
         raise ParityError(f"the Node example disagrees with Python on {model_path}: {mismatches} label "
-                          f"mismatches, max |diff| {max_diff:.2e} (tolerance {atol:g})")
+                          f"mismatches, max |diff| {max_diff:.2e} (tolerance {atol:g})", failures=tuple(failures))
     return report

@@ -9,6 +9,7 @@ choice                 registry
 ``--task``             :data:`pipeline.data.corpus.TASKS`
 ``--cell``             :data:`pipeline.models.config.CELLS`
 ``--pooling``          :data:`pipeline.models.config.POOLINGS`
+``--mixed-precision``  :data:`pipeline.train.fit.MIXED_PRECISIONS`
 ``--strategy``         :data:`pipeline.train.distribute.STRATEGIES`
 ``--engine``           :data:`pipeline.export.exporter.ENGINES`
 ``--quantize``         :data:`pipeline.export.deploy.QUANTIZE_CHOICES`
@@ -63,6 +64,12 @@ def poolings() -> list[str]:
     from pipeline.models.config import POOLINGS
 
     return list(POOLINGS)
+
+
+def mixed_precisions() -> list[str]:
+    from pipeline.train.fit import MIXED_PRECISIONS
+
+    return list(MIXED_PRECISIONS)
 
 
 def strategies() -> list[str]:

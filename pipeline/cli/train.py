@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli.options import add_data_args, add_json, cells, poolings, strategies, tasks
+from pipeline.cli.options import add_data_args, add_json, cells, mixed_precisions, poolings, strategies, tasks
 from pipeline.cli.registry import Command, emit, register
 
 
@@ -40,7 +40,7 @@ def configure(p) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="train on the first N sequences only (quick runs)")
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the data)")
-    p.add_argument("--mixed-precision", choices=["float16", "bfloat16"],
+    p.add_argument("--mixed-precision", choices=mixed_precisions(),
                    help="compute in float16/bfloat16 on GPUs (loss scaled as Keras does); the saved model is float32")
     p.add_argument("--strategy", default="default", choices=strategies(),
                    help="tf.distribute strategy: mirrored = local GPUs, multiworker = machines named by TF_CONFIG; "

@@ -29,6 +29,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.scoring.decode import argmax_labels
+
 SENTENCES = (
     ("They", "are", "early", "birds", "."),
     ("They", "are", "early", "today", "."),
@@ -118,7 +120,7 @@ def sentence_pair(run_path: Path | str, export_path: Path | str, sentences=SENTE
         probs = [np.asarray(fn(np.asarray([s], dtype=np.int64)))[0] for s in ids]
         probs_by_engine[engine] = probs
         out["engines"][engine] = {
-            "tags": [[names[int(i)] for i in p.argmax(-1)] for p in probs],
+            "tags": argmax_labels(probs, names, "tagging"),
             "focus": [_token_view(p[focus], names) for p in probs],
             "prefix_max_abs_diff": prefix_difference(fn, prefix, suffixes[0], suffixes[1]),
         }

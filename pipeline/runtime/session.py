@@ -23,6 +23,7 @@ from pipeline.data.features import Encoder, as_feeds, collate
 from pipeline.data.vocab import Labels, Vocabulary
 from pipeline.errors import RnnxError
 from pipeline.runtime.batches import run_batched
+from pipeline.scoring.decode import argmax_labels, path_labels
 
 
 def make_session(path: Path | str, threads: int | None = None):
@@ -127,8 +128,8 @@ class Tagger(ExportedModel):
         if self.has_tags:
             encoded = self.encoder.encode_all(batch)
             paths = run_batched(self.run_tags, encoded, task=self.task, batch_size=batch_size, collate=collate)
-            return [[names[int(i)] for i in path] for path in paths]
-        return [[names[i] for i in p.argmax(-1)] for p in self.probs_tokens(batch, batch_size)]
+            return path_labels(paths, names)
+        return argmax_labels(self.probs_tokens(batch, batch_size), names, "tagging")
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[list[tuple[str, str]]]:
         tokens = [self.tokenize(t) for t in texts]

@@ -39,6 +39,9 @@ from pipeline.models.config import ModelConfig
 from pipeline.train.rundir import RunFiles
 
 
+MIXED_PRECISIONS = ("float16", "bfloat16")  # Keras mixed-precision policies training accepts
+
+
 @dataclass
 class TrainOptions:
     epochs: int = 10
@@ -64,7 +67,7 @@ class TrainOptions:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not self.learning_rate > 0:
             raise ConfigError(f"--lr must be > 0, got {self.learning_rate}")
-        if self.mixed_precision not in (None, "float16", "bfloat16"):
+        if self.mixed_precision not in (None, *MIXED_PRECISIONS):
             raise ConfigError(f"--mixed-precision must be float16 or bfloat16, got {self.mixed_precision!r}")
 
 
