@@ -270,7 +270,8 @@ CARRIED = {
     "conv": lambda x: dense(L.Conv1D(3, 3, padding="same")(lstm()(x))),
     "global_max": lambda x: dense(L.GlobalMaxPooling1D()(L.Dense(4)(lstm()(x)))),
     "reshape": lambda x: dense(L.Reshape((-1, 1))(lstm()(x))),
-    "simplernn_avg_pool": lambda x: dense(L.AveragePooling1D(2, padding="same")(L.SimpleRNN(4, return_sequences=True)(x))),
+    "simplernn_avg_pool": lambda x: dense(L.AveragePooling1D(2, padding="same")(
+        L.SimpleRNN(4, return_sequences=True)(x))),
 }
 
 

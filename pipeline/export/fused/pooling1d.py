@@ -48,8 +48,10 @@ def _pool(op_type: str, **attrs):
     return convert
 
 
-converts(keras.layers.MaxPooling1D, check=pool_problem, right_masks_check=reads_masked_steps_problem)(_pool("MaxPool"))
-converts(keras.layers.AveragePooling1D, check=pool_problem, right_masks_check=reads_masked_steps_problem)(_pool("AveragePool", count_include_pad=0))
+CARRIED = reads_masked_steps_problem  # Keras drops the mask: refused after carried steps with masks="right"
+converts(keras.layers.MaxPooling1D, check=pool_problem, right_masks_check=CARRIED)(_pool("MaxPool"))
+converts(keras.layers.AveragePooling1D, check=pool_problem, right_masks_check=CARRIED)(
+    _pool("AveragePool", count_include_pad=0))
 
 
 def _pooled(x: Value, name: str, keepdims: bool) -> Value:
@@ -63,7 +65,7 @@ def _sequence(ctx: Context, layer, x: Value) -> Value:
     return x
 
 
-@converts(keras.layers.GlobalMaxPooling1D, check=channels_last_problem, right_masks_check=reads_masked_steps_problem)
+@converts(keras.layers.GlobalMaxPooling1D, check=channels_last_problem, right_masks_check=CARRIED)
 def global_max_pooling1d(ctx: Context, layer, args, kwargs):
     x = _sequence(ctx, layer, args[0])
     g = ctx.g
