@@ -20,7 +20,7 @@ from pipeline.errors import ExportError, ParityError
 
 
 def test_spellings_cover_non_ascii_case_and_nothing_else():
-    from pipeline.export.textmodel import c_locale_lower, spellings
+    from pipeline.export.text_lookup import c_locale_lower, spellings
 
     assert spellings("cat") == ["cat"]
     assert set(spellings("école")) == {"école", "École"}
@@ -32,7 +32,7 @@ def test_spellings_cover_non_ascii_case_and_nothing_else():
 
 
 def test_lookup_table_maps_empty_to_padding_and_skips_reserved_entries():
-    from pipeline.export.textmodel import lookup_table
+    from pipeline.export.text_lookup import lookup_table
 
     vocab = Vocabulary(["<pad>", "<unk>", "the", "café"], lowercase=True)
     keys, ids, stats = lookup_table(vocab)
@@ -58,7 +58,7 @@ def test_in_graph_normaliser_lowercases_exactly_ascii():
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
-    from pipeline.export.textmodel import c_locale_lower
+    from pipeline.export.text_lookup import c_locale_lower
 
     node = helper.make_node("StringNormalizer", ["x"], ["y"], case_change_action="LOWER", locale="C")
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.STRING, [None])],
@@ -148,7 +148,7 @@ def test_non_ascii_case_spellings_reach_the_python_ids(tagger, tmp_path, monkeyp
     import onnxruntime as ort
 
     from pipeline.data.vocab import Labels
-    from pipeline.export import textmodel
+    from pipeline.export import text_lookup, textmodel
 
     data = json.loads((tagger / "vocab.json").read_text())
     data["words"][2:6] = ["école", "über", "σοφία", "ñandú"]
@@ -165,7 +165,7 @@ def test_non_ascii_case_spellings_reach_the_python_ids(tagger, tmp_path, monkeyp
     assert want == [2, 2, 3, 3, 4, 4, 5, 5]
     assert graph_ids(textmodel.build_text_model(id_model, vocab, labels, "tagging")) == want
     # negative control: without the extra spellings the C locale leaves É, Ü, Σ, Ñ upper case
-    monkeypatch.setattr(textmodel, "MAX_SPELLINGS", 1)
+    monkeypatch.setattr(text_lookup, "MAX_SPELLINGS", 1)
     assert graph_ids(textmodel.build_text_model(id_model, vocab, labels, "tagging")) != want
 
 

@@ -41,11 +41,7 @@ def finalize(model, metadata: dict[str, object]):
     import onnx
 
     model.ir_version = IR_VERSION
-    del model.metadata_props[:]
-    for key, value in sorted(metadata.items()):
-        entry = model.metadata_props.add()
-        entry.key = key
-        entry.value = value if isinstance(value, str) else json.dumps(value)
+    write_metadata(model, metadata)
     model.producer_name = "rnnx"
     for inp in model.graph.input:
         if inp.name == INPUT_NAME:
@@ -56,6 +52,21 @@ def finalize(model, metadata: dict[str, object]):
             out.doc_string = output_doc(task)
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def write_metadata(model, metadata: dict[str, object]) -> None:
+    """Replace ``model``'s metadata properties by ``metadata``, sorted by key; non-strings stored as JSON.
+
+    >>> import onnx
+    >>> m = onnx.ModelProto(); write_metadata(m, {"task": "tagging", "labels": ["A", "B"]})
+    >>> [(e.key, e.value) for e in m.metadata_props], read_metadata(m)["labels"]
+    ([('labels', '["A", "B"]'), ('task', 'tagging')], ['A', 'B'])
+    """
+    del model.metadata_props[:]
+    for key, value in sorted(metadata.items()):
+        entry = model.metadata_props.add()
+        entry.key = key
+        entry.value = value if isinstance(value, str) else json.dumps(value)
 
 
 def read_metadata(model) -> dict[str, object]:

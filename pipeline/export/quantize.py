@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import collections
-import json
 import logging
 from pathlib import Path
 
@@ -65,7 +64,7 @@ def quantize_model(folder: Path | str, *, source: str = "model.onnx", target: st
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from pipeline.artifacts import atomic_path
-    from pipeline.export.contract import read_metadata
+    from pipeline.export.contract import read_metadata, write_metadata
 
     folder = Path(folder)
     src = folder / source
@@ -86,10 +85,7 @@ def quantize_model(folder: Path | str, *, source: str = "model.onnx", target: st
         model.producer_name = "rnnx"
         meta = read_metadata(original)
         meta["quantization"] = {"method": "onnxruntime dynamic", "weights": "int8", "op_types": list(OP_TYPES)}
-        del model.metadata_props[:]
-        for key, value in sorted(meta.items()):
-            entry = model.metadata_props.add()
-            entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+        write_metadata(model, meta)
         try:
             onnx.checker.check_model(model)
         except Exception as exc:

@@ -7,7 +7,7 @@ The text model puts all three inside the graph, around the id model::
     tokens  string [batch, time], "" = padding (right-padded)
       -> StringNormalizer(LOWER, locale "C")     only when the vocabulary is lowercased
       -> ai.onnx.ml.LabelEncoder(word -> id)     unknown -> 1, "" -> 0
-      -> the id model (model.onnx, inlined with the name prefix "idmodel/")
+      -> the id model (model.onnx, inlined with the name prefix "idmodel/", :mod:`pipeline.export.onnx_surgery`)
       -> ArgMax -> ai.onnx.ml.LabelEncoder(id -> label)
 
 Outputs: tagger ``tags`` string [batch, time] ("" at padding), ``probs`` float32
@@ -19,11 +19,11 @@ default (en_US.UTF-8) is missing on many machines and "C" is everywhere, but "C"
 lowercases ASCII letters only (``"ÉCOLE"`` -> ``"École"``, Python gives
 ``"école"``). The lookup table therefore also holds, for every vocabulary word,
 each spelling whose non-ASCII letters are in another case (``"École"`` -> id of
-``"école"``): the graph then maps every token to the id Python's
-``Vocabulary.encode`` gives (checked on the held-out split by
-:func:`pipeline.check.text.check_text_model`). Known limits: a word with more
-than :data:`MAX_SPELLINGS` such spellings keeps the first ones; characters whose
-lowercase is two characters (``"İ"``) are not covered.
+``"école"``, :mod:`pipeline.export.text_lookup`): the graph then maps every token
+to the id Python's ``Vocabulary.encode`` gives (checked on the held-out split by
+:func:`pipeline.check.text.check_text_model`). Known limits: a word with more than
+:data:`~pipeline.export.text_lookup.MAX_SPELLINGS` such spellings keeps the first
+ones; characters whose lowercase is two characters (``"İ"``) are not covered.
 
 **Raw text** (classifiers): ``model.rawtext.onnx`` takes ``text`` string [batch]
 and splits it with ``StringSplit`` (opset 20) on the space character, so
@@ -58,15 +58,15 @@ Example::
 
 from __future__ import annotations
 
-import itertools
-import sys
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.data.vocab import OOV_ID, PAD_ID, Vocabulary
 from pipeline.errors import ExportError
+from pipeline.export.contract import write_metadata
+from pipeline.export.onnx_surgery import min_ir_version, opset_version, prefixed_graph
+from pipeline.export.text_lookup import lookup_table
 
 TOKENS_INPUT = "tokens"
 TEXT_INPUT = "text"
@@ -75,7 +75,6 @@ RAWTEXT_OPSET = 20  # StringSplit
 ML_OPSET = 2  # ai.onnx.ml LabelEncoder-2 (string <-> int64 attributes)
 TEXT_IR = 8
 RAWTEXT_IR = 9  # opset 20 needs IR >= 9; ORT 1.17 reads it, onnxruntime-node 1.30 reads up to 13
-MAX_SPELLINGS = 64
 PREFIX = "idmodel/"
 MIN_ORT = {TEXT_OPSET: "1.16", RAWTEXT_OPSET: "1.17"}
 
@@ -88,87 +87,6 @@ def text_file_name(source: str = "model.onnx", raw: bool = False) -> str:
     """
     stem = source[: -len(".onnx")] if source.endswith(".onnx") else source
     return f"{stem}.{'rawtext' if raw else 'text'}.onnx"
-
-
-# --------------------------------------------------------------------------- lookup table
-
-_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-
-
-def c_locale_lower(token: str) -> str:
-    """What ``StringNormalizer(case_change_action="LOWER", locale="C")`` does: ASCII only.
-
-    >>> c_locale_lower("ÉCOLE Über")
-    'École Über'
-    """
-    return token.translate(_ASCII_LOWER)
-
-
-@lru_cache(maxsize=1)
-def _other_cases() -> dict[str, tuple[str, ...]]:
-    """For each lowercase character, the other single characters that lower to it
-    (ASCII A-Z excluded: the graph's StringNormalizer handles them)."""
-    out: dict[str, list[str]] = {}
-    for code in range(sys.maxunicode + 1):
-        ch = chr(code)
-        low = ch.lower()
-        if low != ch and len(low) == 1 and not ("A" <= ch <= "Z"):
-            out.setdefault(low, []).append(ch)
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def spellings(word: str, limit: int = MAX_SPELLINGS) -> list[str]:
-    """Strings the C-locale normaliser can hand over for tokens Python lowercases to ``word``.
-
-    ``word`` comes first; at most ``limit`` are returned.
-
-    >>> spellings("école")
-    ['école', 'École']
-    >>> spellings("cat")
-    ['cat']
-    """
-    cases = _other_cases()
-    choices = [(ch, *cases.get(ch, ())) for ch in word]
-    out = []
-    for combo in itertools.product(*choices):
-        candidate = "".join(combo)
-        if candidate.lower() == word and c_locale_lower(candidate) == candidate:
-            out.append(candidate)
-            if len(out) >= limit:
-                break
-    return out
-
-
-def lookup_table(vocab: Vocabulary) -> tuple[list[str], list[int], dict]:
-    """Keys, ids and statistics for the in-graph word -> id ``LabelEncoder``.
-
-    ``""`` maps to the padding id 0; the reserved entries ``<pad>``/``<unk>``
-    are left out (they map to the unknown id like any unseen word).
-
-    >>> keys, ids, stats = lookup_table(Vocabulary(["<pad>", "<unk>", "école", "cat"], lowercase=True))
-    >>> list(zip(keys, ids))
-    [('', 0), ('école', 2), ('École', 2), ('cat', 3)]
-    """
-    keys, ids = [""], [PAD_ID]
-    extra = capped = 0
-    for index, word in enumerate(vocab.words[2:], start=2):
-        if word == "":
-            continue
-        if vocab.lowercase:
-            forms = spellings(word, MAX_SPELLINGS + 1)
-            if len(forms) > MAX_SPELLINGS:
-                capped += 1
-                forms = forms[:MAX_SPELLINGS]
-            if word not in forms:  # a word that is not its own lowercase: it can never match; keep it anyway
-                forms.insert(0, word)
-        else:
-            forms = [word]
-        extra += len(forms) - 1
-        keys.extend(forms)
-        ids.extend([index] * len(forms))
-    stats = {"vocabulary_words": vocab.size, "keys": len(keys), "extra_case_spellings": extra,
-             "words_with_capped_spellings": capped}
-    return keys, ids, stats
 
 
 # --------------------------------------------------------------------------- graph pieces
@@ -244,19 +162,17 @@ def build_text_model(id_model, vocab: Vocabulary, labels: list[str], task: str, 
     if [i.name for i in id_model.graph.input] != ["ids"] or [o.name for o in id_model.graph.output] != ["probs"]:
         raise ExportError("the id model must have exactly one input 'ids' and one output 'probs' "
                           "(see pipeline.export.contract); re-export it with `rnnx export`")
-    opset = RAWTEXT_OPSET if raw_text else max(TEXT_OPSET, _version(id_model, ""))
+    opset = RAWTEXT_OPSET if raw_text else max(TEXT_OPSET, opset_version(id_model, ""))
     inner = onnx.ModelProto()
     inner.CopyFrom(id_model)
-    if _version(inner, "") != opset:
+    if opset_version(inner, "") != opset:
         from onnx import version_converter
 
         try:
             inner = version_converter.convert_version(inner, opset)
         except Exception as exc:  # the converter raises plain RuntimeErrors
             raise ExportError(f"cannot convert the id model to opset {opset} for the raw-text model: {exc}") from None
-    body = onnx.compose.add_prefix_graph(inner.graph, PREFIX)
-    _prefix_dim_params(body, PREFIX)
-    _prefix_outer_references(body, PREFIX)
+    body = prefixed_graph(inner.graph, PREFIX)
 
     g = _Graph()
     if raw_text:
@@ -310,12 +226,12 @@ def build_text_model(id_model, vocab: Vocabulary, labels: list[str], task: str, 
         value_info=list(body.value_info),
     )
     graph.sparse_initializer.extend(body.sparse_initializer)
-    ml = max(ML_OPSET, _version(inner, "ai.onnx.ml"))
+    ml = max(ML_OPSET, opset_version(inner, "ai.onnx.ml"))
     imports = {o.domain: o.version for o in inner.opset_import}
     imports.update({"": opset, "ai.onnx.ml": ml})
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(imports.items())])
     model.functions.extend(inner.functions)
-    model.ir_version = RAWTEXT_IR if raw_text else max(TEXT_IR, _min_ir(opset))
+    model.ir_version = RAWTEXT_IR if raw_text else max(TEXT_IR, min_ir_version(opset))
     model.producer_name = "rnnx"
     meta = dict(metadata or {})
     meta.update({
@@ -324,64 +240,12 @@ def build_text_model(id_model, vocab: Vocabulary, labels: list[str], task: str, 
                        "opset": opset, "ai.onnx.ml": ml, "ir_version": model.ir_version,
                        "min_onnxruntime": MIN_ORT.get(opset, "1.17"), "lookup": lookup_stats},
     })
-    _set_metadata(model, meta)
+    write_metadata(model, meta)
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:
         raise ExportError(f"the text model fails the ONNX checker: {exc}") from None
     return model
-
-
-def _subgraphs(graph):
-    import onnx
-
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                yield attr.g
-            yield from attr.graphs
-
-
-def _prefix_outer_references(graph, prefix: str, outer: set | None = None) -> None:
-    """Rename subgraph inputs that refer to the enclosing graph's (now prefixed) tensors.
-
-    ``onnx.compose.add_prefix_graph`` renames what a subgraph defines but not the
-    outer-scope names its nodes read (a fused SimpleRNN's ``If``/``Scan`` branches
-    read the weights of the main graph).
-    """
-    names = set(outer or ()) | {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    names |= {o for n in graph.node for o in n.output}
-    for sub in _subgraphs(graph):
-        local = {i.name for i in sub.input} | {t.name for t in sub.initializer} | {o for n in sub.node for o in n.output}
-        for node in sub.node:
-            for i, name in enumerate(node.input):
-                if name and name not in local and name not in names and prefix + name in names:
-                    node.input[i] = prefix + name
-        for out in sub.output:
-            if out.name not in local and out.name not in names and prefix + out.name in names:
-                out.name = prefix + out.name
-        _prefix_outer_references(sub, prefix, names)
-
-
-def _prefix_dim_params(graph, prefix: str) -> None:
-    """Rename the id model's symbolic dims (``time`` -> ``idmodel/time``) in ``graph`` and its subgraphs.
-
-    Inside the text model the id model sees one extra padding column, so its
-    ``time`` is not the text model's ``time``; ONNX Runtime's memory planner
-    trusts equal names to mean equal sizes (and warns on every call otherwise).
-    """
-    import onnx
-
-    for info in [*graph.input, *graph.output, *graph.value_info]:
-        for dim in info.type.tensor_type.shape.dim:
-            if dim.dim_param:
-                dim.dim_param = prefix + dim.dim_param
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                _prefix_dim_params(attr.g, prefix)
-            for sub in attr.graphs:
-                _prefix_dim_params(sub, prefix)
 
 
 def _out(name, dtype, shape, doc):
@@ -390,28 +254,6 @@ def _out(name, dtype, shape, doc):
     info = helper.make_tensor_value_info(name, dtype, shape)
     info.doc_string = doc
     return info
-
-
-def _version(model, domain: str) -> int:
-    for entry in model.opset_import:
-        if entry.domain == domain or (domain == "" and entry.domain == "ai.onnx"):
-            return entry.version
-    return 0
-
-
-def _min_ir(opset: int) -> int:
-    """The lowest IR version the ONNX checker accepts for an ai.onnx ``opset``."""
-    return 8 if opset <= 18 else 9 if opset <= 20 else 10
-
-
-def _set_metadata(model, metadata: dict) -> None:
-    import json
-
-    del model.metadata_props[:]
-    for key, value in sorted(metadata.items()):
-        entry = model.metadata_props.add()
-        entry.key = key
-        entry.value = value if isinstance(value, str) else json.dumps(value)
 
 
 # --------------------------------------------------------------------------- files
