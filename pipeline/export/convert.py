@@ -32,15 +32,18 @@ from pipeline.errors import ExportError
 from pipeline.export.contract import OPSET, finalize
 
 
-def _fused(model, *, opset: int, masks: str, simplernn: str):
+def _fused(model, *, opset: int, masks: str, simplernn: str, streaming: bool):
     from pipeline.export.fused import convert
 
-    return convert(model, opset=opset, io="keras", masks=masks, simplernn=simplernn)
+    return convert(model, opset=opset, io="keras", masks=masks, simplernn=simplernn, streaming=streaming)
 
 
-def _tf2onnx(model, *, opset: int, masks: str, simplernn: str):
+def _tf2onnx(model, *, opset: int, masks: str, simplernn: str, streaming: bool):
     from pipeline.export.tf2onnx_export import export_any_tf2onnx
 
+    if streaming:
+        raise ExportError("the tf2onnx engine writes no state inputs or outputs; streaming exports use the fused "
+                          "engine")
     return export_any_tf2onnx(model, opset=opset)
 
 
@@ -48,15 +51,18 @@ ENGINES: dict[str, Callable] = {"fused": _fused, "tf2onnx": _tf2onnx}
 
 
 def to_onnx(model, *, engine: str = "fused", opset: int = OPSET, masks: str = "exact", simplernn: str = "auto",
-            metadata: dict | None = None):
+            streaming: bool = False, metadata: dict | None = None):
     """Convert a built Functional or Sequential Keras ``model``; returns a finalized ``onnx.ModelProto``.
 
     ``engine``: ``"fused"`` (default; one ONNX recurrent op per layer) or
     ``"tf2onnx"`` (traces the model with TensorFlow; slower graphs, for layers the
     fused engine refuses). ``masks``: ``"exact"`` (default, any mask) or
     ``"right"`` (you promise right-padded masks: a little faster, and masked steps
-    of sequence outputs are 0 instead of Keras's carried values). ``metadata``:
-    extra ``metadata_props`` (values that are not strings are stored as JSON).
+    of sequence outputs are 0 instead of Keras's carried values). ``streaming``:
+    a graph that reads one chunk of steps and carries every recurrent state in
+    (``state_in.<layer>.<h|c>``, zeros to start) and out (``state_out...``); see
+    :mod:`pipeline.export.fused.streaming`. ``metadata``: extra ``metadata_props``
+    (values that are not strings are stored as JSON).
 
     Save it with ``onnx.save(proto, "model.onnx")``; ``rnnx export model.keras``
     does that and checks parity against Keras too.
@@ -66,6 +72,7 @@ def to_onnx(model, *, engine: str = "fused", opset: int = OPSET, masks: str = "e
     if not getattr(model, "built", True) or not getattr(model, "inputs", None):
         raise ExportError(f"model {getattr(model, 'name', '?')!r} is not built: start it with keras.Input(...) "
                           "or call it on a batch once before converting")
-    proto = ENGINES[engine](model, opset=opset, masks=masks, simplernn=simplernn)
-    meta = {"engine": engine, "source_model": model.name, "masks": masks if engine == "fused" else "exact"}
+    proto = ENGINES[engine](model, opset=opset, masks=masks, simplernn=simplernn, streaming=streaming)
+    meta = {"engine": engine, "source_model": model.name, "masks": masks if engine == "fused" else "exact",
+            "streaming": streaming}
     return finalize(proto, {**meta, **(metadata or {})})

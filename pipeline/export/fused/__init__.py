@@ -58,13 +58,13 @@ def _load_converters() -> None:
     from pipeline.export.fused import all_layers  # noqa: F401
 
 
-def unsupported_layers(model, *, io: str = "rnnx", masks: str | None = None) -> list[str]:
+def unsupported_layers(model, *, io: str = "rnnx", masks: str | None = None, streaming: bool = False) -> list[str]:
     """``"name (Type)"`` for each layer or operation of ``model`` the fused exporter cannot convert.
 
     A covered type with settings that cannot be exported is listed as
     ``"name (Type: reason)"``, e.g. ``"lstm (LSTM: activation: activation 'gelu' has
-    no equivalent in an ONNX recurrent op)"``. ``io``/``masks`` as for :func:`convert`
-    (an empty list means :func:`convert` with the same arguments succeeds).
+    no equivalent in an ONNX recurrent op)"``. ``io``/``masks``/``streaming`` as for
+    :func:`convert` (an empty list means :func:`convert` with the same arguments succeeds).
     """
     from pipeline.export.fused.walk import functional_of, node_problems
 
@@ -73,11 +73,11 @@ def unsupported_layers(model, *, io: str = "rnnx", masks: str | None = None) -> 
         functional = functional_of(model)
     except ExportError as exc:
         return [f"{getattr(model, 'name', '?')} ({type(model).__name__}: {exc})"]
-    return node_problems(functional, _masks(io, masks))
+    return node_problems(functional, Options(masks=_masks(io, masks), streaming=streaming))
 
 
 def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = None, simplernn: str = "auto",
-            simplernn_rnn_max_batch: int = 1):
+            simplernn_rnn_max_batch: int = 1, streaming: bool = False):
     """Convert a Keras functional (or Sequential) model to an ``onnx.ModelProto``.
 
     ``io="rnnx"`` (rnnx's own models): one integer input ``[batch, time]`` named
@@ -88,7 +88,10 @@ def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = 
     ``model.outputs`` order named after ``model.output_names``; exact masks of any
     shape (``masks="exact"``) with Keras's values at masked steps.
     ``simplernn``/``simplernn_rnn_max_batch``: see
-    :class:`~pipeline.export.fused.context.Options`.
+    :class:`~pipeline.export.fused.context.Options`. ``streaming``: the graph reads
+    one chunk ``[batch, chunk, ...]`` and carries each recurrent layer's state in
+    ``state_in.<layer>.<h|c>`` and out ``state_out.<layer>.<h|c>``
+    (:mod:`~pipeline.export.fused.streaming`).
 
     Raises :class:`~pipeline.errors.ExportError` naming the first layer (and its
     type) that cannot be converted, before anything is written.
@@ -102,14 +105,14 @@ def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = 
         raise ExportError(f"io={io!r} is not known; choose one of {', '.join(IO_FORMS)}")
     _load_converters()
     functional = functional_of(model)
-    masks = _masks(io, masks)
-    problems = node_problems(functional, masks)
+    options = Options(simplernn=simplernn, simplernn_rnn_max_batch=simplernn_rnn_max_batch,
+                      masks=_masks(io, masks), streaming=streaming)
+    problems = node_problems(functional, options)
     if problems:
         raise ExportError(f"the fused exporter cannot convert {problems[0]}"
                           + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
                           + "; replace the layer, or export the model with the tf2onnx engine")
     g = GraphBuilder()
-    options = Options(simplernn=simplernn, simplernn_rnn_max_batch=simplernn_rnn_max_batch, masks=masks)
     ctx = Context(g, options)
     if io == "rnnx":
         values, graph_inputs = _contract_inputs(ctx, functional, model.name)
@@ -125,7 +128,11 @@ def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = 
         shared = sum(f.name == v.name for f in finals) > 1 or v.name in {i.name for i in graph_inputs}
         if shared or not g.rename_output(v.name, name):
             g.op_into("Identity", [v.name], [name])
-        outputs.append(GraphBuilder.output(name, v.dtype, _dims(kt.shape, name)))
+        dims = _dims(kt.shape, name)
+        if v.rank == len(dims) + 1:  # streaming: a running output for every step of the chunk
+            dims.insert(1, "time")
+        outputs.append(GraphBuilder.output(name, v.dtype, dims))
+    graph_inputs += ctx.extra_inputs
     for extra in ctx.extra_outputs:
         g.op_into("Identity", [ctx.keras_layout(extra.value).name], [g.reserve(extra.name)])
         outputs.append(GraphBuilder.output(extra.name, extra.value.dtype, extra.dims))

@@ -22,7 +22,7 @@ import keras
 
 from pipeline.export.fused.context import Context
 from pipeline.export.fused.recurrent import (
-    call_inputs, direction, keras_outputs, layer_cells, rnn_problem, run,
+    call_inputs, direction, keras_outputs, layer_cells, rnn_problem, run, stateful_problem,
 )
 from pipeline.export.fused.registry import converts
 from pipeline.export.fused.values import Value
@@ -56,7 +56,14 @@ def _merge(ctx: Context, mode: str, a: Value, b: Value, hint: str) -> Value:
     return a.renamed(name)
 
 
-@converts(keras.layers.Bidirectional, check=bidirectional_problem, tensor_kwargs=("initial_state",))
+def _streaming_problem(layer) -> str | None:
+    from pipeline.export.fused.streaming import bidirectional_streaming_problem
+
+    return bidirectional_streaming_problem(layer)
+
+
+@converts(keras.layers.Bidirectional, check=bidirectional_problem, tensor_kwargs=("initial_state",),
+          batch_check=lambda layer: stateful_problem(layer.forward_layer), streaming=_streaming_problem)
 def bidirectional(ctx: Context, layer, args, kwargs):
     x, mask, initial = call_inputs(ctx, layer, args, kwargs)
     fwd, bwd = layer.forward_layer, layer.backward_layer

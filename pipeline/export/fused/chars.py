@@ -48,7 +48,7 @@ from pipeline.export.fused.weights import quantized_problem, weights
 from pipeline.models.chars import EXCLUDED, CharCNN
 
 
-@converts(CharCNN, check=quantized_problem)
+@converts(CharCNN, check=quantized_problem, streaming=True)  # per token
 def char_cnn(ctx: Context, layer, args, kwargs):
     chars = ctx.keras_layout(args[0])
     if chars.rank != 3:

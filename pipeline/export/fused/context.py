@@ -42,11 +42,16 @@ class Options:
     (:mod:`~pipeline.export.fused.packing`); ``"right"`` promises right-padded
     masks (the rnnx contract): the ops read ``sequence_lens`` directly, and
     padded steps of sequence outputs are 0.
+
+    ``streaming``: the graph reads one chunk of steps and carries every recurrent
+    layer's state in and out (``state_in.<layer>.<h|c>`` inputs, ``state_out...``
+    outputs; :mod:`~pipeline.export.fused.streaming`).
     """
 
     simplernn: str = "auto"
     simplernn_rnn_max_batch: int = 1
     masks: str = "exact"
+    streaming: bool = False
 
     def __post_init__(self):
         if self.masks not in MASK_FORMS:
@@ -72,7 +77,13 @@ class Context:
         self.g = builder
         self.options = options
         self.extra_outputs: list[ExtraOutput] = []
+        self.extra_inputs: list = []
         self._cache: dict[tuple, object] = {}
+
+    def add_input(self, name: str, dtype, dims: list) -> Value:
+        """A graph input besides the model's own (a streaming export's ``state_in...``), as a Value."""
+        self.extra_inputs.append(self.g.input(self.g.reserve(name), dtype, list(dims)))
+        return Value(name, rank=len(dims), dtype=dtype)
 
     def add_output(self, name: str, value: Value, dims: list) -> None:
         """Expose ``value`` as graph output ``name`` (written in the Keras layout), e.g. ``tags``."""

@@ -27,7 +27,7 @@ from pipeline.export.fused.values import Value
 from pipeline.export.fused.weights import quantized_problem, weights
 
 
-@converts(keras.layers.Embedding, check=quantized_problem)
+@converts(keras.layers.Embedding, check=quantized_problem, streaming=True)
 def embedding(ctx: Context, layer, args, kwargs):
     ids = args[0]
     g = ctx.g
@@ -39,7 +39,7 @@ def embedding(ctx: Context, layer, args, kwargs):
     return Value(out, rank=ids.rank + 1, time_major=idx.time_major)
 
 
-@converts(keras.layers.Masking)
+@converts(keras.layers.Masking, streaming=True)
 def masking(ctx: Context, layer, args, kwargs):
     x = args[0]
     g = ctx.g

@@ -64,15 +64,27 @@ def _binary(onnx_ops: list[str], out_dtype=None):
     return convert
 
 
-converts(_op(_knp, "NotEqual"))(_binary(["Equal", "Not"], np.bool_))
-converts(_op(_knp, "Equal"))(_binary(["Equal"], np.bool_))
-converts(_op(_knp, "LogicalOr"))(_binary(["Or"], np.bool_))
-converts(_op(_knp, "LogicalAnd"))(_binary(["And"], np.bool_))
+converts(_op(_knp, "NotEqual"), streaming=True)(_binary(["Equal", "Not"], np.bool_))
+converts(_op(_knp, "Equal"), streaming=True)(_binary(["Equal"], np.bool_))
+converts(_op(_knp, "LogicalOr"), streaming=True)(_binary(["Or"], np.bool_))
+converts(_op(_knp, "LogicalAnd"), streaming=True)(_binary(["And"], np.bool_))
 
 
-@converts(_op(_knp, "LogicalNot"))
+@converts(_op(_knp, "LogicalNot"), streaming=True)
 def logical_not(ctx: Context, op, args, kwargs):
     return args[0].renamed(ctx.g.op("Not", [args[0].name], hint=op.name))
+
+
+def _over_time_problem(op) -> str | None:
+    """Streaming: an op over the time axis (1, or every axis) reads other steps of the chunk."""
+    axis = getattr(op, "axis", None)
+    axes = [axis] if isinstance(axis, int) else list(axis) if axis is not None else None
+    for node in getattr(op, "_inbound_nodes", []):
+        first = node.input_tensors[0] if node.input_tensors else None
+        rank = len(first.shape) + (1 if type(op).__name__ == "ExpandDims" else 0) if first is not None else 3
+        if axes is None or any((a + rank if a < 0 else a) == 1 for a in axes):
+            return "works across the time axis; a streaming export reads one chunk of steps at a time"
+    return None
 
 
 def _axes(op, rank: int) -> list[int]:
@@ -98,17 +110,17 @@ def _any(ctx: Context, x: Value, op, negate: bool) -> Value:
     return Value(name, rank=rank, time_major=x.time_major and rank >= 2, dtype=np.bool_)
 
 
-@converts(_op(_knp, "Any"))
+@converts(_op(_knp, "Any"), streaming=lambda op: _over_time_problem(op))
 def any_(ctx: Context, op, args, kwargs):
     return _any(ctx, args[0], op, negate=False)
 
 
-@converts(_op(_knp, "All"))
+@converts(_op(_knp, "All"), streaming=lambda op: _over_time_problem(op))
 def all_(ctx: Context, op, args, kwargs):
     return _any(ctx, args[0], op, negate=True)
 
 
-@converts(_op(_knp, "ExpandDims"))
+@converts(_op(_knp, "ExpandDims"), streaming=True)
 def expand_dims(ctx: Context, op, args, kwargs):
     x = args[0]
     axes = [op.axis] if isinstance(op.axis, int) else list(op.axis)
@@ -120,7 +132,7 @@ def expand_dims(ctx: Context, op, args, kwargs):
     return Value(name, rank=out_rank, time_major=x.time_major, dtype=x.dtype)
 
 
-@converts(_op(_knp, "Squeeze"))
+@converts(_op(_knp, "Squeeze"), streaming=lambda op: _over_time_problem(op))
 def squeeze(ctx: Context, op, args, kwargs):
     x = args[0]
     if op.axis is None:
@@ -146,15 +158,15 @@ def _filled(value: float):
     return convert
 
 
-converts(_op(_knp, "ZerosLike"))(_filled(0))
-converts(_op(_knp, "OnesLike"))(_filled(1))
+converts(_op(_knp, "ZerosLike"), streaming=True)(_filled(0))
+converts(_op(_knp, "OnesLike"), streaming=True)(_filled(1))
 
 
-@converts(_op(_knp, "Concatenate"))
+@converts(_op(_knp, "Concatenate"), streaming=lambda op: _over_time_problem(op))
 def concatenate_op(ctx: Context, op, args, kwargs):
     return concatenate(ctx, args[0], op.axis, hint=op.name)
 
 
-@converts(_op(_core, "Cast"))
+@converts(_op(_core, "Cast"), streaming=True)
 def cast(ctx: Context, op, args, kwargs):
     return ctx.cast(args[0], _np_dtype(op.dtype, args[0].dtype))

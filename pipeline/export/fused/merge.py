@@ -43,7 +43,13 @@ def concat_problem(layer) -> str | None:
     return None if isinstance(layer.axis, int) else f"axis {layer.axis!r} is not an int"
 
 
-@converts(keras.layers.Concatenate, check=concat_problem, per_step=False)
+def _concat_streaming_problem(layer) -> str | None:
+    if layer.axis in (0, 1):
+        return "concatenates along the batch or time axis; a streaming export reads one chunk of steps at a time"
+    return None
+
+
+@converts(keras.layers.Concatenate, check=concat_problem, per_step=False, streaming=_concat_streaming_problem)
 def concatenate_layer(ctx: Context, layer, args, kwargs):
     return concatenate(ctx, args[0], layer.axis, hint=layer.name)
 
@@ -98,9 +104,9 @@ def _elementwise(onnx_op: str, *, mean: bool = False):
     return convert
 
 
-converts(keras.layers.Add, check=_same_rank_problem)(_elementwise("Add"))
-converts(keras.layers.Subtract, check=_same_rank_problem)(_elementwise("Sub"))
-converts(keras.layers.Average, check=_same_rank_problem)(_elementwise("Add", mean=True))
-converts(keras.layers.Multiply, check=_uses_masks_problem)(_elementwise("Mul"))
-converts(keras.layers.Maximum, check=_uses_masks_problem)(_elementwise("Max"))
-converts(keras.layers.Minimum, check=_uses_masks_problem)(_elementwise("Min"))
+converts(keras.layers.Add, streaming=True, check=_same_rank_problem)(_elementwise("Add"))
+converts(keras.layers.Subtract, streaming=True, check=_same_rank_problem)(_elementwise("Sub"))
+converts(keras.layers.Average, streaming=True, check=_same_rank_problem)(_elementwise("Add", mean=True))
+converts(keras.layers.Multiply, streaming=True, check=_uses_masks_problem)(_elementwise("Mul"))
+converts(keras.layers.Maximum, streaming=True, check=_uses_masks_problem)(_elementwise("Max"))
+converts(keras.layers.Minimum, streaming=True, check=_uses_masks_problem)(_elementwise("Min"))

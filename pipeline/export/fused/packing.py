@@ -120,11 +120,17 @@ def _unpack_index(ctx, packing: Packing, backward: bool, zero_masked: bool) -> t
     return ctx._cached(("unpack", packing.mask, backward and not zero_masked, zero_masked), make)
 
 
-def unpack(ctx, y: str, packing: Packing, *, backward: bool, zero_masked: bool, hint: str) -> str:
-    """Packed outputs ``y [T, B, H]`` back at their steps, with what Keras returns at masked steps."""
+def unpack(ctx, y: str, packing: Packing, *, backward: bool, zero_masked: bool, hint: str,
+           before_first: str | None = None) -> str:
+    """Packed outputs ``y [T, B, H]`` back at their steps, with what Keras returns at masked steps.
+
+    ``before_first`` (``[B, H]``): what a forward layer returns at masked steps before
+    its first real one (default 0; a streaming chunk carries the previous chunk's output).
+    """
     rows, keep = _unpack_index(ctx, packing, backward, zero_masked)
-    return ctx.g.op("Where", [keep, _rows(ctx, y, rows, hint=hint), ctx.g.const(np.float32(0.0), "zero_f")],
-                    hint=hint)
+    fill = before_first if before_first is not None and not zero_masked and not backward else \
+        ctx.g.const(np.float32(0.0), "zero_f")
+    return ctx.g.op("Where", [keep, _rows(ctx, y, rows, hint=hint), fill], hint=hint)
 
 
 def _int64(value: int):

@@ -23,7 +23,7 @@ Example (a plain LSTM layer)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -103,10 +103,16 @@ def layer_cells(layer) -> list:
     return list(cell.cells) if isinstance(cell, keras.layers.StackedRNNCells) else [cell]
 
 
+def stateful_problem(layer) -> str | None:
+    """A whole-sequence export cannot hold state between calls; a streaming one can."""
+    if getattr(layer, "stateful", False):
+        return ("stateful=True carries state between calls; export it with streaming (state_in/state_out), or "
+                "rebuild the layer with stateful=False")
+    return None
+
+
 def rnn_problem(layer) -> str | None:
     """Why the recurrent ``layer`` cannot be exported, or ``None``."""
-    if getattr(layer, "stateful", False):
-        return "stateful=True carries state between calls; rebuild the layer with stateful=False to export it"
     cells = layer_cells(layer)
     if len(cells) > 1 and layer.return_state:
         return "return_state of a StackedRNNCells (nested states) is not supported; stack RNN layers instead"
@@ -184,9 +190,10 @@ class RecurrentOut:
         if self.packing is None:
             return y
         direction = self.directions[d]
+        carried = direction.initial[0] if self.ctx.options.streaming and direction.initial else None
         return self.ctx._cached(("unpacked", y), lambda: unpack(
             self.ctx, y, self.packing, backward=direction.reverse, zero_masked=direction.zero_masked,
-            hint="rnn_y_steps"))
+            hint="rnn_y_steps", before_first=carried))
 
     def last_output(self, d: int) -> str:
         """``[B, H]``: what a Keras layer with ``return_sequences=False`` returns for direction ``d``.
@@ -349,7 +356,7 @@ def keras_outputs(ctx: Context, layer, out: RecurrentOut, d: int, *, flip: bool 
     ``flip`` flips a returned sequence once more (``Bidirectional`` does that to its
     backward half).
     """
-    if layer.return_sequences:
+    if layer.return_sequences or ctx.options.streaming:  # streaming: the running output at every step
         y = out.sequence(d)
         if layer.go_backwards != flip:
             y = reverse_time(ctx, y)
@@ -410,20 +417,48 @@ def stacked_cells(ctx: Context, layer, x: Value, mask: Value | None, initial: li
     out, packing = None, None
     for i, cell in enumerate(cells):
         last = i == len(cells) - 1
-        d = Direction(CELLS[type(cell)].fn(cell), layer.go_backwards,
+        weights = CELLS[type(cell)].fn(cell)
+        starts = _stream_states(ctx, f"{layer.name}.cell{i}", weights)
+        d = Direction(weights, layer.go_backwards, tuple(v.name for v in starts),
                       zero_masked=last and bool(getattr(layer, "zero_output_for_mask", False)))
         out = run(ctx, x, mask, [d], hint=f"{layer.name}_cell{i}", packing=packing)
+        _stream_out(ctx, f"{layer.name}.cell{i}", out, weights)
         packing = out.packing
         x = Value(out.op_sequence(0), rank=3, time_major=True)
     return out
 
 
-@converts(*_rnn_layer_types(), check=rnn_problem, tensor_kwargs=("initial_state",))
+def _stream_states(ctx: Context, prefix: str, weights: CellWeights) -> list[Value]:
+    """Streaming: the ``state_in`` inputs a layer (or cell) starts from; otherwise none (zeros)."""
+    from pipeline.export.fused.streaming import state_inputs
+
+    return state_inputs(ctx, prefix, weights.states, weights.hidden) if ctx.options.streaming else []
+
+
+def _stream_out(ctx: Context, prefix: str, out: RecurrentOut, weights: CellWeights) -> None:
+    from pipeline.export.fused.streaming import state_outputs
+
+    if ctx.options.streaming:
+        state_outputs(ctx, prefix, [out.state(0, k) for k in range(weights.states)], weights.hidden)
+
+
+def _recurrent_streaming_problem(layer) -> str | None:
+    from pipeline.export.fused.streaming import recurrent_streaming_problem
+
+    return recurrent_streaming_problem(layer)
+
+
+@converts(*_rnn_layer_types(), check=rnn_problem, tensor_kwargs=("initial_state",), batch_check=stateful_problem,
+          streaming=_recurrent_streaming_problem)
 def recurrent_layer(ctx: Context, layer, args, kwargs):
     x, mask, initial = call_inputs(ctx, layer, args, kwargs)
     if len(layer_cells(layer)) > 1:
         out = stacked_cells(ctx, layer, x, mask, initial)
     else:
-        out = run(ctx, x, mask, [direction(layer, initial)], hint=layer.name)
+        d = direction(layer, initial)
+        if ctx.options.streaming:
+            d = replace(d, initial=tuple(v.name for v in _stream_states(ctx, layer.name, d.cell)))
+        out = run(ctx, x, mask, [d], hint=layer.name)
+        _stream_out(ctx, layer.name, out, d.cell)
     outputs = keras_outputs(ctx, layer, out, 0)
     return outputs if layer.return_state else outputs[0]

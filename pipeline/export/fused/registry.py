@@ -51,20 +51,28 @@ class Converter:
     tensor_kwargs: tuple[str, ...] = ()   # keyword arguments besides ``mask`` that may carry tensors
     refusal: str | None = None            # set by :func:`refuses`: the type never converts, for this reason
     right_masks_check: Check | None = None  # applies with masks="right" only (zeros at masked steps)
+    streaming: Check | bool | None = None   # streaming exports: True, a check, or None (per-step layers only)
+    batch_check: Check | None = None        # applies to whole-sequence (non-streaming) exports only
 
 
 CONVERTERS: dict[type, Converter] = {}
 
 
 def converts(*types: type | None, check: Check | None = None, per_step: bool = False,
-             tensor_kwargs: tuple[str, ...] = (), right_masks_check: Check | None = None):
+             tensor_kwargs: tuple[str, ...] = (), right_masks_check: Check | None = None,
+             streaming: Check | bool | None = None, batch_check: Check | None = None):
     """Register the decorated function as the converter for ``types``.
 
     ``None`` entries are skipped, so optional classes (absent in some Keras
     versions) can be listed as ``getattr(module, "Name", None)``.
     ``right_masks_check`` is a ``check`` that matters only when masks are exported
     right-padded (``masks="right"``, where masked steps of recurrent outputs are 0
-    instead of Keras's carried values).
+    instead of Keras's carried values). ``streaming``: whether the layer may be
+    part of a streaming export (one chunk of steps at a time, state carried
+    between calls): ``True``, a check giving the reason it may not, or ``None``
+    (the default: only ``per_step`` layers stream); ``batch_check`` applies to
+    whole-sequence exports only (``stateful=True`` layers stream, but carry state
+    no whole-sequence graph can hold).
     """
 
     def register(fn):
@@ -73,7 +81,8 @@ def converts(*types: type | None, check: Check | None = None, per_step: bool = F
                 continue
             if t in CONVERTERS:
                 raise RuntimeError(f"{t.__name__} already has a converter: {CONVERTERS[t].fn.__qualname__}")
-            CONVERTERS[t] = Converter(fn, check, per_step, tuple(tensor_kwargs), None, right_masks_check)
+            CONVERTERS[t] = Converter(fn, check, per_step, tuple(tensor_kwargs), None, right_masks_check, streaming,
+                                      batch_check)
         return fn
 
     return register
@@ -105,15 +114,35 @@ def describe(layer) -> str:
     return f"{getattr(layer, 'name', '?')} ({type(layer).__name__})"
 
 
-def unsupported_reason(layer, masks: str = "exact") -> str | None:
+STREAMING_REFUSAL = ("reads other time steps than the current one; a streaming export takes per-step layers and "
+                     "unidirectional recurrent layers only")
+
+
+def _streaming_problem(conv: Converter, layer) -> str | None:
+    if conv.streaming is True or (conv.streaming is None and conv.per_step):
+        return None
+    if callable(conv.streaming):
+        return conv.streaming(layer)
+    return STREAMING_REFUSAL
+
+
+def unsupported_reason(layer, options=None) -> str | None:
     """``None`` when ``layer`` converts; otherwise ``"name (Type)"`` or ``"name (Type: reason)"``.
 
-    ``masks``: the export's mask form (``"exact"`` or ``"right"``), for checks that depend on it.
+    ``options``: the export's :class:`~pipeline.export.fused.context.Options`, for
+    the checks that depend on the mask form or on streaming (default: exact masks,
+    no streaming).
     """
     conv = find(layer)
     if conv is None:
         return describe(layer)
-    checks = [conv.check] + ([conv.right_masks_check] if masks == "right" else [])
+    checks = [conv.check]
+    if getattr(options, "masks", "exact") == "right":
+        checks.append(conv.right_masks_check)
+    if getattr(options, "streaming", False):
+        checks.append(lambda lay: _streaming_problem(conv, lay))
+    else:
+        checks.append(conv.batch_check)
     for check in checks:
         why = check(layer) if check is not None else None
         if why:

@@ -59,20 +59,23 @@ def _tensor_kwargs(node) -> list[str]:
             if k not in accepted and any(isinstance(t, KerasTensor) for t in tree.flatten(v))]
 
 
-def node_problem(node, masks: str = "exact") -> str | None:
-    """Why this call cannot be converted (``"name (Type)"`` or ``"name (Type: reason)"``), or ``None``."""
+def node_problem(node, options=None) -> str | None:
+    """Why this call cannot be converted (``"name (Type)"`` or ``"name (Type: reason)"``), or ``None``.
+
+    ``options``: the export's :class:`~pipeline.export.fused.context.Options` (default ones if ``None``).
+    """
     op = node.operation
-    why = unsupported_reason(op, masks)
+    why = unsupported_reason(op, options)
     if why is None and _tensor_kwargs(node):
         why = f"{op.name} ({type(op).__name__}: called with tensor argument(s) {', '.join(_tensor_kwargs(node))})"
     return why
 
 
-def node_problems(functional, masks: str = "exact") -> list[str]:
+def node_problems(functional, options=None) -> list[str]:
     """:func:`node_problem` for every call in the graph, each operation listed once."""
     problems: list[str] = []
     for node in graph_nodes(functional):
-        why = node_problem(node, masks)
+        why = node_problem(node, options)
         if why and why not in problems:
             problems.append(why)
     return problems
@@ -88,7 +91,7 @@ def convert_graph(ctx: Context, functional, values: dict[int, Value]) -> dict[in
 def _convert_node(ctx: Context, node, values: dict[int, Value]) -> None:
     op = node.operation
     conv = find(op)
-    why = node_problem(node, ctx.options.masks)
+    why = node_problem(node, ctx.options)
     if why is not None:
         raise ExportError(f"the fused exporter has no converter for {why}; "
                           "use --engine tf2onnx (or auto) for this model")
