@@ -14,12 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "pipeline"
 
-#: Cycles known and owned elsewhere, each exactly as found; anything else fails. The fused exporter's
-#: SimpleRNN Scan path and the recurrent converter import each other lazily (work in progress in
-#: pipeline/export/fused/); delete the entry when that loop is cut.
-KNOWN_CYCLES: tuple[frozenset[str], ...] = (
-    frozenset({"pipeline.export.fused.recurrent", "pipeline.export.fused.scan_rnn"}),
-)
+#: Cycles known and owned elsewhere, each exactly as found; anything else fails (none today).
+KNOWN_CYCLES: tuple[frozenset[str], ...] = ()
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:

@@ -95,7 +95,6 @@ def bench_keras_export(folder: Path | str, *, calls: int = 50, keras_file: Path 
     import onnxruntime as ort
 
     from pipeline.check.generated import make_batch
-    from pipeline.check.keras_model import keras_outputs
 
     if calls < 1:
         raise ConfigError(f"--calls must be >= 1, got {calls}")

@@ -38,11 +38,11 @@ import numpy as np
 from pipeline.export.fused.activations import node_activation
 from pipeline.export.fused.context import Context
 from pipeline.export.fused.graph import GraphBuilder
+from pipeline.export.fused.ops import OpOutputs, emit_op
 from pipeline.export.fused.values import Value
 
 
 def emit_simple_rnn(ctx: Context, x: Value, mask: Value | None, directions, *, hint: str):
-    from pipeline.export.fused.recurrent import OpOutputs, emit_op
 
     if ctx.options.simplernn == "scan":
         return _scan(ctx, ctx.g, x, mask, directions, hint=hint)
@@ -66,7 +66,6 @@ def emit_simple_rnn(ctx: Context, x: Value, mask: Value | None, directions, *, h
 
 def _scan(ctx: Context, g: GraphBuilder, x: Value, mask: Value | None, directions, *, hint: str):
     """Input projection as one MatMul, then a Scan over ``h @ R`` for every direction."""
-    from pipeline.export.fused.recurrent import OpOutputs
 
     cells = [d.cell for d in directions]
     hidden = cells[0].hidden
