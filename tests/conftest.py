@@ -71,7 +71,10 @@ def corpus_files(brown_files, mr_files):
 
 @pytest.fixture(scope="session")
 def trained_export(tmp_path_factory, corpus_files):
-    """``trained_export("tagger" | "classifier")``: a real export folder, trained once per session.
+    """``trained_export("tagger" | "classifier" | "stream-tagger")``: a real export folder, trained once per session.
+
+    ``stream-tagger`` is a unidirectional LSTM tagger exported with ``streaming=True``
+    (``model.stream.onnx`` beside ``model.onnx``).
 
     Callers that change the folder work on a copy (:func:`copy_export`).
     """
@@ -84,9 +87,12 @@ def trained_export(tmp_path_factory, corpus_files):
         from pipeline.models import ModelConfig
         from pipeline.train.fit import RunSpec, TrainOptions, train
 
-        files = corpus_files["tagging" if kind == "tagger" else "classification"]
+        files = corpus_files["classification" if kind == "classifier" else "tagging"]
         if kind == "tagger":
             cfg = ModelConfig("tagging", "lstm", bidirectional=True, units=16, embedding_dim=16)
+            opts = TrainOptions(epochs=2, verbose=0)
+        elif kind == "stream-tagger":
+            cfg = ModelConfig("tagging", "lstm", bidirectional=False, units=16, embedding_dim=16)
             opts = TrainOptions(epochs=2, verbose=0)
         else:
             cfg = ModelConfig("classification", "gru", bidirectional=False, units=12, embedding_dim=12)
@@ -95,7 +101,7 @@ def trained_export(tmp_path_factory, corpus_files):
         spec = RunSpec(name=kind, data=str(files["train"]), dev=str(files["dev"]), test=str(files["test"]),
                        model=cfg, options=opts)
         run = train(spec, root=root / "saved_models")
-        cache[kind] = export_run(run, out_root=root / "export").folder
+        cache[kind] = export_run(run, out_root=root / "export", streaming=kind == "stream-tagger").folder
         return cache[kind]
 
     return get

@@ -139,12 +139,36 @@ def output_specs(cfg) -> list[dict]:
     return specs
 
 
+STREAM_FILE = "model.stream.onnx"
+
+
+def _stream_model(run):
+    """``model.stream.onnx`` of a run (finalized), or an error naming what keeps the model from streaming."""
+    from pipeline.export.fused import convert, unsupported_layers
+
+    problems = unsupported_layers(run.model, io="rnnx", streaming=True)
+    if problems:
+        raise ConfigError(f"--streaming: {run.files.root} cannot stream: {problems[0]}; export without --streaming")
+    proto = convert(run.model, io="rnnx", streaming=True)
+    return finalize(proto, {**model_metadata(run, "fused"), "streaming": True})
+
+
+def stream_spec(proto) -> dict:
+    """The state inputs a stream model reads (name and size), for export.json and the runtimes."""
+    states = [i for i in proto.graph.input if i.name.startswith("state_in.")]
+    return {"file": STREAM_FILE, "states": [{"name": i.name, "units": i.type.tensor_type.shape.dim[1].dim_value}
+                                            for i in states],
+            "outputs": [o.name for o in proto.graph.output if not o.name.startswith("state_out.")]}
+
+
 def export_run(
     run_path: Path | str, *, out_root: Path | str = "export", engine: str = "auto", name: str | None = None,
-    force: bool = True, text: bool = True, quantize: str | None = None, ort: bool = False,
+    force: bool = True, text: bool = True, quantize: str | None = None, ort: bool = False, streaming: bool = False,
 ) -> ExportResult:
     """Export a run; ``text``/``quantize``/``ort`` add the deployment variants
-    (:mod:`pipeline.export.deploy`) before the folder is moved into place."""
+    (:mod:`pipeline.export.deploy`) before the folder is moved into place; ``streaming``
+    adds ``model.stream.onnx`` (one chunk of tokens per call, recurrent state in and out;
+    :mod:`pipeline.export.fused.streaming`)."""
     from pipeline.train.rundir import load_run
 
     run = load_run(run_path)
@@ -163,6 +187,7 @@ def export_run(
                      "a string into characters, and the text front end reads probs, not CRF tags. Feed "
                      "model.onnx from the runtime (pipeline.runtime), which encodes words and characters.")
     chosen, note = choose_engine(run, engine)
+    stream = _stream_model(run) if streaming else None
     proto = ENGINES[chosen](run)
     finalize(proto, model_metadata(run, chosen))
 
@@ -173,6 +198,8 @@ def export_run(
     import onnx
 
     onnx.save(proto, staging / "model.onnx")  # the whole staging folder is renamed into place at the end
+    if stream is not None:
+        onnx.save(stream, staging / STREAM_FILE)
     shutil.copy2(run.files.vocab, staging / "vocab.json")
     shutil.copy2(run.files.labels, staging / "labels.json")
     if run.model_config.chars:
@@ -192,7 +219,8 @@ def export_run(
         "inputs": input_specs(run.model_config),
         "outputs": output_specs(run.model_config),
         "text_note": text_note,
-        "files": {"model.onnx": (staging / "model.onnx").stat().st_size},
+        "files": {f: (staging / f).stat().st_size for f in ("model.onnx", STREAM_FILE) if (staging / f).exists()},
+        "streaming": stream_spec(stream) if stream is not None else None,
         "data": {k: run.config.get(k) for k in ("data", "data_format", "column", "test")},
         "tokenizer": tokenizer_settings(run.vocab),
     })
