@@ -159,3 +159,19 @@ def test_callback_refuses_an_unexportable_model_before_training(tmp_path):
     with pytest.raises(ExportError, match="before training"):
         model.fit(data, np.zeros((4, 2)), epochs=1, verbose=0,
                   callbacks=[ExportToOnnx("no", out=tmp_path, saved_models=tmp_path)])
+
+
+def test_a_streaming_export_is_checked_chunk_by_chunk_against_keras(tmp_path):
+    keras.utils.set_random_seed(3)
+    frames = keras.Input((None, 3), name="frames")
+    h = keras.layers.GRU(4, return_sequences=True, name="gru")(keras.layers.Masking()(frames))
+    model = keras.Model(frames, [keras.layers.Dense(2, name="per_frame")(h),
+                                 keras.layers.Dense(1, name="last")(keras.layers.LSTM(3, name="lstm")(h))])
+    model.save(tmp_path / "kws.keras")
+    result = export_keras_file(tmp_path / "kws.keras", out_root=tmp_path / "export", streaming=True)
+    info = json.loads((result.folder / "export.json").read_text())
+    assert info["streaming"]["file"] == "model.stream.onnx"
+    assert {i["name"] for i in info["streaming"]["inputs"]} >= {"frames", "state_in.gru.h", "state_in.lstm.c"}
+    report = check_keras_export(result.folder)
+    assert report["passed"] and report["stream"]["passed"], report["failures"]
+    assert report["stream"]["chunks"] == [1, 3] and report["stream"]["max_abs_diff"] < 1e-5

@@ -50,14 +50,20 @@ def source_model(folder: Path | str, keras_file: Path | str | None = None):
 def check_keras_export(folder: Path | str, *, sample: Path | str | None = None, atol: float | None = None,
                        keras_file: Path | str | None = None) -> dict:
     """Parity of ``folder/model.onnx`` with its Keras model; writes and returns ``parity.json``."""
-    from pipeline.check.keras_model import ATOL, check_keras_model, read_sample
+    from pipeline.check.keras_model import ATOL, check_keras_model, check_stream_model, read_sample
 
     folder = Path(folder)
     model, info = source_model(folder, keras_file)
     names = [i["name"] for i in info["inputs"]]
     arrays = read_sample(sample, names) if sample else None
-    report = check_keras_model(model, folder / "model.onnx", sample=arrays, atol=ATOL if atol is None else atol)
+    atol = ATOL if atol is None else atol
+    report = check_keras_model(model, folder / "model.onnx", sample=arrays, atol=atol)
     report = {"model": str(folder / "model.onnx"), "source": info["source"], **report}
+    stream = info.get("streaming")
+    if stream:
+        report["stream"] = check_stream_model(model, folder / stream["file"], atol=atol)
+        report["passed"] = report["passed"] and report["stream"]["passed"]
+        report["failures"] += report["stream"]["failures"]
     if sample:
         report["sample"] = str(sample)
     write_json(folder / "parity.json", report)

@@ -113,3 +113,53 @@ def check_keras_model(model, onnx_model, *, sample: dict[str, np.ndarray] | None
     if raise_on_failure:
         raise_failures("ONNX Runtime disagrees with Keras", failures)
     return report
+
+
+STREAM_CHUNKS = (1, 3)  # chunk sizes a stream model is fed in
+
+
+def stream_outputs(session, inputs: list[np.ndarray], chunk: int) -> list[np.ndarray]:
+    """A stream model's outputs for whole ``inputs``, fed ``chunk`` steps at a time from zero states."""
+    from pipeline.runtime.stream import Stream
+
+    stream = Stream("the stream model", batch=len(inputs[0]), session=session)
+    parts: list[list[np.ndarray]] = [[] for _ in stream.output_names]
+    steps = inputs[0].shape[1]
+    for start in range(0, steps, chunk):
+        got = stream.push([x[:, start:start + chunk] for x in inputs] if len(inputs) > 1 else
+                          inputs[0][:, start:start + chunk])
+        for i, name in enumerate(stream.output_names):
+            parts[i].append(got[name])
+    return [np.concatenate(p, axis=1) for p in parts]
+
+
+def check_stream_model(model, onnx_model, *, atol: float = ATOL, seed: int = 0) -> dict:
+    """Feed generated batches to a stream model in chunks of 1 and 3 steps; compare with Keras on whole sequences.
+
+    Sequence outputs are compared at every step; an output Keras gives once per
+    sequence is compared with the stream's running output at the last step.
+    """
+    from pipeline.check.generated import standard_batches
+
+    sess = _session(onnx_model)
+    names = [i.name for i in sess.get_inputs() if not i.name.startswith("state_in.")]
+    out_names = [o.name for o in sess.get_outputs() if not o.name.startswith("state_out.")]
+    failures, worst = [], 0.0
+    batches = [(d, b) for d, b in standard_batches(model, seed=seed) if next(iter(b.values())).shape[1] > 1]
+    for desc, feeds in batches:
+        inputs = [np.asarray(feeds[n]) for n in names]
+        want = keras_outputs(model, inputs)
+        for chunk in STREAM_CHUNKS:
+            for name, w, g in zip(out_names, want, stream_outputs(sess, inputs, chunk)):
+                if g.ndim == w.ndim + 1:
+                    g = g[:, -1]
+                where = f"{desc}, chunks of {chunk}, output {name}"
+                if w.shape != g.shape:
+                    failures.append(ShapeFailure(where, w.shape, g.shape))
+                    continue
+                diff = float(np.abs(w.astype(np.float64) - g).max()) if w.size else 0.0
+                worst = max(worst, diff)
+                if not diff <= atol:
+                    failures.append(ToleranceFailure(where, "keras - stream", diff, atol))
+    return {"passed": not failures, "atol": atol, "max_abs_diff": worst, "chunks": list(STREAM_CHUNKS),
+            "batches": [d for d, _ in batches], "failures": [str(f) for f in failures]}

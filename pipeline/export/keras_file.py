@@ -25,6 +25,7 @@ from pipeline.errors import ConfigError, DataError, ExportError
 from pipeline.export.contract import IR_VERSION, OPSET
 
 KIND = "keras-model"  # export.json "kind" of folders made from a user's .keras file
+STREAM_FILE = "model.stream.onnx"
 
 
 @dataclass
@@ -94,11 +95,12 @@ def _card(info: dict) -> str:
 
 
 def export_keras_file(path: Path | str, *, out_root: Path | str = "export", name: str | None = None,
-                      force: bool = False, engine: str = "fused", masks: str = "exact",
+                      force: bool = False, engine: str = "fused", masks: str = "exact", streaming: bool = False,
                       model=None) -> KerasExport:
     """Convert the ``.keras`` file at ``path`` and write ``out_root/name`` (default: the file's stem).
 
     ``model``: the already-loaded model (the end-of-fit callback passes it).
+    ``streaming``: also write ``model.stream.onnx`` (one chunk per call, states in and out).
     Raises :class:`~pipeline.errors.ExportError` before writing anything when the
     model cannot be converted exactly.
     """
@@ -110,6 +112,8 @@ def export_keras_file(path: Path | str, *, out_root: Path | str = "export", name
     model = model if model is not None else load_keras_file(path)
     final = _target(Path(out_root), name or path.stem, force)
     proto = to_onnx(model, engine=engine, masks=masks, metadata={"source_sha256": sha256_of(path)})
+    stream = to_onnx(model, masks=masks, streaming=True, metadata={"source_sha256": sha256_of(path)}) \
+        if streaming else None
     if not proto.graph.input:
         raise ExportError(f"{path}: the model has no inputs")
     staging = final.with_name(final.name + ".partial")
@@ -117,6 +121,8 @@ def export_keras_file(path: Path | str, *, out_root: Path | str = "export", name
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     onnx.save(proto, staging / "model.onnx")
+    if stream is not None:
+        onnx.save(stream, staging / STREAM_FILE)
     inputs, outputs = tensor_specs(proto)
     info = {
         "kind": KIND,
@@ -129,7 +135,9 @@ def export_keras_file(path: Path | str, *, out_root: Path | str = "export", name
         "ir_version": IR_VERSION,
         "inputs": inputs,
         "outputs": outputs,
-        "files": {"model.onnx": (staging / "model.onnx").stat().st_size},
+        "files": {f: (staging / f).stat().st_size for f in ("model.onnx", STREAM_FILE) if (staging / f).exists()},
+        "streaming": ({"file": STREAM_FILE, "inputs": tensor_specs(stream)[0], "outputs": tensor_specs(stream)[1]}
+                      if stream is not None else None),
     }
     write_json(staging / "export.json", info)
     write_text(staging / "README.md", _card(info))
