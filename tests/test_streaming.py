@@ -190,3 +190,18 @@ def test_rnnx_tagger_streams_token_by_token_with_the_tags_of_the_whole_sentence(
         assert got == tags
     with pytest.raises(RnnxError, match="list of tokens"):
         stream.push("They are")
+
+
+@pytest.mark.slow
+def test_node_streams_the_same_tags_as_python_token_by_token(trained_export, brown_files):
+    from pipeline.check.node import node_available
+    from pipeline.check.node_stream import check_node_stream
+    from pipeline.data.readers import read_file
+
+    if not node_available():
+        pytest.skip("node and npm are needed (apt-get install nodejs npm)")
+    folder = trained_export("stream-tagger")
+    sentences = [t for t in read_file(brown_files["test"]).tokens if t][:100]
+    report = check_node_stream(folder, sentences)
+    assert report["passed"] and report["tag_mismatches"] == 0 and report["tokens"] > 1000
+    assert report["node_per_token_ms"] > 0

@@ -130,8 +130,11 @@ class TagStream:
     def reset(self) -> None:
         self.stream.reset()
 
-    def push(self, tokens: Sequence[str]) -> list[tuple[str, str]]:
-        """Tags for ``tokens``, the next words of the current sentence (the state carries the earlier ones)."""
+    def push(self, tokens: Sequence[str], *, with_probs: bool = False) -> list[tuple]:
+        """Tags for ``tokens``, the next words of the current sentence (the state carries the earlier ones).
+
+        ``with_probs``: ``(token, tag, probability of that tag)`` triples instead of pairs.
+        """
         if isinstance(tokens, str):
             raise RnnxError("TagStream.push takes a list of tokens, e.g. push(['They', 'are']); "
                             "split a string with str.split() or the tagger's tokenize()")
@@ -141,4 +144,6 @@ class TagStream:
 
         encoder = self.model.encoder
         probs = self.stream.push(as_feeds(encoder.collate([encoder.encode(list(tokens))])))["probs"][0]
+        if with_probs:
+            return [(t, self.labels[int(p.argmax())], float(p.max())) for t, p in zip(tokens, probs)]
         return [(t, self.labels[int(p.argmax())]) for t, p in zip(tokens, probs)]
