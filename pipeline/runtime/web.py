@@ -125,26 +125,40 @@ def web_config(folder: Path | str) -> dict:
     }
 
 
-def safe_file(root: Path, rel: str, *, top_level_only: bool = False) -> Path | None:
-    """``root/rel`` when it is a plain file inside ``root`` (symlinks resolved), else ``None``.
+class Refused(Exception):
+    """A path the server will not answer: ``status`` 403 (outside what is served) or 404 (missing)."""
 
-    >>> safe_file(PAGE, "../README.md") is None
-    True
+    def __init__(self, status: HTTPStatus, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def locate(root: Path, rel: str, *, top_level_only: bool = False) -> Path:
+    """``root/rel`` when it is a plain file inside ``root`` (symlinks resolved); raises :class:`Refused`.
+
+    >>> locate(PAGE, "../README.md")
+    Traceback (most recent call last):
+    ...
+    pipeline.runtime.web.Refused: ../README.md: a '..', '.', empty or dot-file segment
     """
-    if not rel or "\\" in rel or "\x00" in rel:
-        return None
+    if "\\" in rel or "\x00" in rel:
+        raise Refused(HTTPStatus.FORBIDDEN, f"{rel!r}: backslashes and NUL are not allowed")
     parts = rel.split("/")
+    if not rel:
+        raise Refused(HTTPStatus.NOT_FOUND, "no file named")
     if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
-        return None
+        raise Refused(HTTPStatus.FORBIDDEN, f"{rel}: a '..', '.', empty or dot-file segment")
     if top_level_only and len(parts) != 1:
-        return None
+        raise Refused(HTTPStatus.NOT_FOUND, f"{rel}: only files at the top of the folder are served")
     base = root.resolve()
     try:
         target = (base / rel).resolve(strict=True)
     except (OSError, RuntimeError):
-        return None
-    if not target.is_file() or (target != base and base not in target.parents):
-        return None
+        raise Refused(HTTPStatus.NOT_FOUND, f"{rel} was not found") from None
+    if target != base and base not in target.parents:
+        raise Refused(HTTPStatus.FORBIDDEN, f"{rel} leads outside the served folder")
+    if not target.is_file():
+        raise Refused(HTTPStatus.NOT_FOUND, f"{rel} is not a file")
     return target
 
 
@@ -173,21 +187,21 @@ class WebHandler(BaseHTTPRequestHandler):
         if path == "/config.json":
             body = json.dumps(self.server.config, indent=1).encode()
             return self._send(body, TYPES[".json"], head)
-        if path in ("/", "/index.html"):
-            target = safe_file(self.server.page, "index.html")
-        elif path.startswith("/ort/"):
-            target = safe_file(self.server.page / ORT_DIST, path[len("/ort/"):], top_level_only=True)
-        elif path.startswith("/model/"):
-            target = safe_file(self.server.folder, path[len("/model/"):], top_level_only=True)
-        elif path[1:] in PAGE_FILES:
-            target = safe_file(self.server.page, path[1:], top_level_only=True)
-        else:
-            target = None
-        if target is None:
-            known = path.startswith(("/ort/", "/model/")) or path[1:] in PAGE_FILES
-            if not known or ".." in path or "\\" in path or "\x00" in path or "//" in path or "/." in path:
-                return self._refuse(HTTPStatus.FORBIDDEN, f"{raw} is outside the page and the export folder")
-            return self._refuse(HTTPStatus.NOT_FOUND, f"{raw} was not found")
+        try:
+            if "\x00" in path or "\\" in path or any(p in (".", "..") for p in path.split("/")):
+                raise Refused(HTTPStatus.FORBIDDEN, "'..', '.', backslash and NUL segments are not allowed")
+            if path in ("/", "/index.html"):
+                target = locate(self.server.page, "index.html")
+            elif path.startswith("/ort/"):
+                target = locate(self.server.page / ORT_DIST, path[len("/ort/"):], top_level_only=True)
+            elif path.startswith("/model/"):
+                target = locate(self.server.folder, path[len("/model/"):], top_level_only=True)
+            elif path[1:] in PAGE_FILES:
+                target = locate(self.server.page, path[1:], top_level_only=True)
+            else:
+                raise Refused(HTTPStatus.FORBIDDEN, "outside the page and the export folder")
+        except Refused as exc:
+            return self._refuse(exc.status, f"{raw}: {exc}")
         ctype = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         self._send(target.read_bytes(), ctype, head)
 
