@@ -175,3 +175,23 @@ def test_a_streaming_export_is_checked_chunk_by_chunk_against_keras(tmp_path):
     report = check_keras_export(result.folder)
     assert report["passed"] and report["stream"]["passed"], report["failures"]
     assert report["stream"]["chunks"] == [1, 3] and report["stream"]["max_abs_diff"] < 1e-5
+
+
+def test_rnnx_export_check_and_bench_commands_on_a_keras_file(tmp_path, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    keras.utils.set_random_seed(2)
+    x = keras.Input((None, 4), name="frames")
+    model = keras.Model(x, keras.layers.Dense(3, name="scores")(keras.layers.GRU(5)(keras.layers.Masking()(x))))
+    model.save(tmp_path / "kws.keras")
+    np.savez(tmp_path / "held.npz", frames=np.random.default_rng(0).normal(size=(5, 7, 4)).astype(np.float32))
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "kws.keras", "--streaming", "--sample", "held.npz"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out and "model.stream.onnx fed in chunks of 1, 3" in out
+    assert (tmp_path / "export" / "kws" / "model.stream.onnx").is_file()
+    assert main(["check", "export/kws", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["passed"] is True
+    assert main(["bench", "export/kws"]) == 0 and "Keras tf.function" in capsys.readouterr().out
+    assert main(["export", "kws.keras"]) == 2  # exists: --force needed
+    assert "pass --force" in capsys.readouterr().err

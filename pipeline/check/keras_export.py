@@ -146,5 +146,9 @@ def format_keras_parity(report: dict) -> str:
     lines = [f"{head}: max |keras - onnx| = {report['max_abs_diff']:.3g} (tolerance {report['atol']:g}) over "
              f"{len(report['batches'])} batches"]
     lines += [f"  output {k}: {v:.3g}" for k, v in report["max_abs_diff_per_output"].items()]
+    if report.get("stream"):
+        stream = report["stream"]
+        lines.append(f"  model.stream.onnx fed in chunks of {', '.join(map(str, stream['chunks']))}: max |keras - "
+                     f"stream| = {stream['max_abs_diff']:.3g}")
     lines += [f"  {f}" for f in report["failures"][:10]]
     return "\n".join(lines)

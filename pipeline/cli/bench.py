@@ -15,7 +15,13 @@ def configure(p) -> None:
 
 def run(args) -> int:
     from pipeline.check.bench import format_bench
+    from pipeline.check.keras_export import bench_keras_export, format_keras_bench, is_keras_export
     from pipeline.check.verify import bench_all
+
+    if is_keras_export(args.export):
+        report = bench_keras_export(args.export)
+        emit(args, format_keras_bench(report), report)
+        return 0
 
     reports = bench_all(args.export, model_file=args.model_file, budget_s=args.budget, run_path=args.run,
                         keras=not args.no_keras)

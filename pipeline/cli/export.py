@@ -9,7 +9,7 @@ from pipeline.cli.registry import Command, emit, register
 
 
 def configure(p) -> None:
-    p.add_argument("run", help="a run folder, e.g. saved_models/pos")
+    p.add_argument("run", help="a run folder (saved_models/pos) or your own Keras model file (models/forecast.keras)")
     p.add_argument("--engine", default="auto", choices=engines(),
                    help="fused: one ONNX RNN/GRU/LSTM op per layer (fast); tf2onnx: the reference path; "
                         "auto: fused when it covers every layer")
@@ -19,14 +19,23 @@ def configure(p) -> None:
                    help="also write model.text.onnx (tokens in, labels out; default on)")
     p.add_argument("--quantize", choices=quantize_choices(), help="also write a dynamic int8 model.int8.onnx")
     p.add_argument("--ort", action="store_true", help="also write ORT-format (.ort) files for ONNX Runtime Mobile")
+    p.add_argument("--streaming", action="store_true",
+                   help="also write model.stream.onnx: one chunk of tokens or frames per call, every recurrent "
+                        "state in (state_in.*) and out (state_out.*); unidirectional models only")
+    p.add_argument("--force", action="store_true", help="replace an existing export folder of a .keras model")
+    p.add_argument("--sample", help="a .keras model: a .npz of real inputs (one array per input name) to check on")
     add_json(p)
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from pipeline.export.exporter import export_run
 
+    if Path(args.run).suffix == ".keras":
+        return run_keras_file(args)
     result = export_run(args.run, out_root=args.out, engine=args.engine, name=args.name, text=args.text,
-                        quantize=args.quantize, ort=args.ort)
+                        quantize=args.quantize, ort=args.ort, streaming=args.streaming)
     info = {"folder": str(result.folder), "engine": result.engine, "note": result.note}
     table = f"exported {result.folder}/model.onnx  (engine {result.engine})"
     if result.note:
@@ -35,5 +44,29 @@ def run(args) -> int:
     return 0
 
 
-register(Command("export", "export a trained run to ONNX",
-                 "rnnx export saved_models/pos --engine auto --quantize int8 --ort", configure, run))
+def run_keras_file(args) -> int:
+    """``rnnx export model.keras``: the export folder, then parity with Keras (exit 1 if it fails)."""
+    import sys
+
+    from pipeline.check.keras_export import check_keras_export, format_keras_parity
+    from pipeline.errors import ConfigError
+    from pipeline.export.keras_file import export_keras_file
+
+    engine = "fused" if args.engine == "auto" else args.engine
+    if args.quantize or args.ort:
+        raise ConfigError("--quantize and --ort are for rnnx runs; a .keras model exports model.onnx (and "
+                          "model.stream.onnx with --streaming)")
+    result = export_keras_file(args.run, out_root=args.out, name=args.name, force=args.force, engine=engine,
+                               streaming=args.streaming)
+    report = check_keras_export(result.folder, sample=args.sample)
+    table = f"exported {result.folder}/model.onnx  (engine {engine})\n{format_keras_parity(report)}"
+    emit(args, table, {"folder": str(result.folder), "engine": engine, "parity": report})
+    if not report["passed"]:
+        print(f"FAILED: {result.folder}/model.onnx disagrees with Keras (see parity.json)", file=sys.stderr)
+        return 1
+    return 0
+
+
+register(Command("export", "export a trained run, or your own .keras model, to ONNX",
+                 "rnnx export saved_models/pos --engine auto --quantize int8 --ort\n"
+                 "  rnnx export models/forecast.keras --streaming --sample held_out.npz", configure, run))
