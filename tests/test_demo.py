@@ -27,3 +27,8 @@ def test_quick_demo_runs_every_stage(tmp_path, monkeypatch, capsys):
             assert (folder / f).exists(), f
     tagger = summary["runs"][0]
     assert tagger["test_accuracy"] > 0.5  # 2,000 real sentences, one epoch (the majority tag is 24%)
+    stream = summary["streaming"]
+    assert stream["name"] == "brown-upos-lstm-stream-quick"
+    assert stream["streamed_tag_mismatches"] == 0 and stream["streamed_tokens"] > 1000
+    assert (tmp_path / "export" / stream["name"] / "model.stream.onnx").is_file()
+    assert set(stream["latency"]) == {"10", "50", "200"} and all(r["stream_us"] > 0 for r in stream["latency"].values())

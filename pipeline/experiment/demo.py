@@ -4,7 +4,10 @@
 1. brown-upos: train a bidirectional LSTM tagger, evaluate, export (fused when
    covered), check parity on the held-out split, bench latency;
 2. mr: the same for a bidirectional LSTM sentiment classifier;
-3. print a one-screen summary (also written to ``export/demo_summary.json``).
+3. brown-upos again, a unidirectional LSTM tagger exported with ``--streaming``:
+   tags streamed token by token must equal the whole-sentence tags, and the cost
+   of one new token is timed against re-running the prefix;
+4. print a one-screen summary (also written to ``export/demo_summary.json``).
 
 Demo runs replace earlier demo runs of the same name. ``--quick`` trains on
 slices for one epoch: a smoke test of every stage, not a model to use.
@@ -101,6 +104,76 @@ def run_job(task: TaskPlan, quick: bool) -> dict:
     }
 
 
+STREAM_SENTENCES = 300  # held-out sentences streamed token by token against the whole-sentence tags
+STREAM_PREFIXES = (10, 50, 200)
+
+
+def run_streaming_job(task: TaskPlan, quick: bool) -> dict:
+    """A unidirectional tagger exported with ``streaming=True``: parity token by token, per-token latency."""
+    import numpy as np
+
+    from pipeline.check.parity import heldout_split
+    from pipeline.export.exporter import export_run
+    from pipeline.runtime.session import load
+    from pipeline.runtime.stream import Stream, TagStream
+    from pipeline.train.fit import train
+    from pipeline.train.rundir import load_run
+
+    name = run_name(task.data, DEMO.cells[0], False) + "-stream" + ("-quick" if quick else "")
+    _banner(f"{name}: train a unidirectional tagger ({task.data}) for streaming")
+    spec = spec_for(task, name, data=task.data, cell=DEMO.cells[0], bidirectional=False,
+                    epochs=1 if quick else None, train_limit=QUICK_TRAIN_LIMIT if quick else None)
+    folder = train(spec, force=True)
+    metrics = read_json(folder / "metrics.json")
+    _banner(f"{name}: export with --streaming, tag token by token")
+    result = export_run(folder, streaming=True, text=False)
+    _, split = heldout_split(load_run(folder))
+    sentences = [t for t in split.tokens if t][:100 if quick else STREAM_SENTENCES]
+    whole, stream = load(result.folder), TagStream(result.folder)
+    want = whole.predict_tokens(sentences)
+    differing = 0
+    for tokens, tags in zip(sentences, want):
+        stream.reset()
+        differing += sum(stream.push([t])[0][1] != tag for t, tag in zip(tokens, tags))
+    latency = {}
+    raw = Stream(result.folder / "model.stream.onnx")
+    for n in STREAM_PREFIXES:
+        ids = np.full((1, n), 2, np.int64)
+        raw.reset()
+        raw.push(ids[:, :-1])
+        saved = dict(raw.state)
+
+        def one_more_token(last=ids[:, -1:], saved=saved):
+            raw.state = dict(saved)  # the state after the prefix, each time
+            raw.push(last)
+
+        stream_ms = _median_ms(one_more_token)
+        prefix_ms = _median_ms(lambda ids=ids: whole.session.run(None, {"ids": ids}))
+        latency[str(n)] = {"stream_us": stream_ms * 1e3, "prefix_us": prefix_ms * 1e3,
+                           "speedup": prefix_ms / stream_ms}
+    tokens = sum(len(t) for t in sentences)
+    print(f"{len(sentences)} held-out sentences ({tokens} tokens) streamed one token per call: {differing} tags "
+          "differ from the whole-sentence tags")
+    for n, row in latency.items():
+        print(f"  new token after {n:>3} tokens: stream {row['stream_us']:6.1f} us, re-run prefix "
+              f"{row['prefix_us']:7.1f} us ({row['speedup']:.1f}x)")
+    return {"name": name, "test_accuracy": metrics["test"]["accuracy"], "streamed_tokens": tokens,
+            "streamed_tag_mismatches": differing, "latency": latency}
+
+
+def _median_ms(fn, calls: int = 200) -> float:
+    import statistics
+    import time as clock
+
+    fn()
+    times = []
+    for _ in range(calls):
+        start = clock.perf_counter()
+        fn()
+        times.append(clock.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
 def _cell(bench: dict, batch: int, length: str, runner: str) -> float | None:
     for row in bench["rows"]:
         if row["batch"] == batch and row["length"] == length and runner in row:
@@ -128,9 +201,15 @@ def format_summary(rows: list[dict], seconds: float) -> str:
 def run_demo(*, quick: bool = False, classifier: bool = True) -> dict:
     started = time.perf_counter()
     rows = [run_job(task, quick) for task in DEMO.tasks if classifier or task.task == "tagging"]
+    streaming = run_streaming_job(DEMO.task("brown-upos"), quick)
     seconds = time.perf_counter() - started
     _banner("summary")
     print(format_summary(rows, seconds))
-    summary = {"seconds": round(seconds, 1), "quick": quick, "runs": rows}
+    row = streaming["latency"][str(STREAM_PREFIXES[-1])]
+    print(f"{streaming['name']}: test acc {streaming['test_accuracy']:.4f}; streamed {streaming['streamed_tokens']} "
+          f"tokens one per call, {streaming['streamed_tag_mismatches']} tags differ from whole sentences; one new "
+          f"token after {STREAM_PREFIXES[-1]}: {row['stream_us']:.0f} us streamed vs {row['prefix_us']:.0f} us "
+          f"re-running the prefix ({row['speedup']:.0f}x)")
+    summary = {"seconds": round(seconds, 1), "quick": quick, "runs": rows, "streaming": streaming}
     write_json("export/demo_summary.json", summary)
     return summary
