@@ -131,6 +131,7 @@ def compare(folder: Path, report: dict, texts: list[str], gold: list[list[str]] 
             "tokens_per_sentence": statistics.mean(len(r["tokens"]) for r in rep["results"]),
             "accuracy_vs_gold": correct / scored if scored else None,
             "distinct_tags": len({t for r in rep["results"] for t in r["tags"]}) if tagging else None,
+            "distinct_labels": None if tagging else len({r["label"] for r in rep["results"]}),
             "problems": rep["problems"], "hover_first": rep["results"][0]["hover"] if rep["results"] else None,
         }
     return summary
