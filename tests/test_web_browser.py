@@ -3,8 +3,9 @@
 Debian's ``chromium`` driven by npm ``puppeteer-core`` (no browser download), running npm
 ``onnxruntime-web`` in WASM, served by ``rnnx web``'s server. The page is typed into (the first
 sentences key by key, the rest in one input event each) and its tags are read back from the DOM;
-Python's :class:`pipeline.runtime.text.TextModel` runs the same file on the same text. Load time
-and per-sentence latency in the browser are printed.
+Python's :class:`pipeline.runtime.text.TextModel` runs the same file on the same text
+(:class:`pipeline.runtime.stream.TagStream` for ``model.stream.onnx``, pushed a token at a time).
+Load time and per-sentence latency in the browser are printed.
 
 Without Chromium the test is skipped locally with the command that installs it, and fails in CI
 (``CI`` set, as ``.ci/run`` does), where it must run.
@@ -56,7 +57,8 @@ def browser_ready():
 @pytest.fixture(scope="module")
 def web_tagger(tmp_path_factory, brown):
     """A unidirectional LSTM tagger trained on 2,000 real Brown sentences (about 90% accurate, so its
-    tags vary), exported with every deployment variant and checked (the int8 default rests on that)."""
+    tags vary), exported with every deployment variant and a stream model, and checked (the int8
+    default rests on that)."""
     from pipeline.check.verify import check_deploy_artifacts
     from pipeline.errors import ParityError
     from pipeline.export.exporter import export_run
@@ -75,7 +77,7 @@ def web_tagger(tmp_path_factory, brown):
     spec = RunSpec(name="webtag", data=str(files["train"]), dev=str(files["dev"]), test=str(files["test"]),
                    model=cfg, options=TrainOptions(epochs=4, verbose=0))
     run = train(spec, root=root / "saved_models")
-    folder = export_run(run, out_root=root / "export", quantize="int8", ort=True).folder
+    folder = export_run(run, out_root=root / "export", quantize="int8", ort=True, streaming=True).folder
     try:
         check_deploy_artifacts(folder)
     except ParityError:  # int8 beyond its accuracy budget: the page must then default to float32
@@ -124,14 +126,15 @@ def test_browser_tags_like_python(browser_ready, web_tagger, tmp_path, capsys):
     from pipeline.runtime.web import web_config
 
     config = web_config(web_tagger)
-    int8_ok = config["default_reason"].startswith("int8 checked")
-    assert config["default"] == ("model.int8.text.ort" if int8_ok else "model.text.ort")
+    int8_ok = config["default_text_reason"].startswith("int8 checked")
+    assert config["default_text"] == ("model.int8.text.ort" if int8_ok else "model.text.ort")
+    assert config["default"] == "model.stream.onnx" == config["stream"]["file"]
     held = read_file(web_tagger.parent.parent / "test.txt")  # held out: the run never trained on it
     sentences, gold = held.tokens, held.labels
     texts = [" ".join(t) for t in sentences]
     assert len(texts) == HELD_OUT
     shot = tmp_path / "screenshot.png"
-    variants = ["model.text.onnx", "model.int8.text.onnx", config["default"]]
+    variants = ["model.text.onnx", "model.int8.text.onnx", config["default_text"], "model.stream.onnx"]
     result = measure.measure(web_tagger, texts, gold=gold, variants=variants, keystrokes=10, screenshot=shot,
                              screenshot_text="They are early birds .")
     _show(capsys, f"browser vs Python, tagger, {len(texts)} held-out sentences", result)
@@ -144,7 +147,12 @@ def test_browser_tags_like_python(browser_ready, web_tagger, tmp_path, capsys):
         # float32 agrees to float rounding; int8 requantizes each step's state, so its probabilities
         # move by a few 1e-4 when a float difference flips one rounding (its tags did not move)
         assert s["max_abs_prob_diff"] <= (5e-3 if ".int8." in file else 1e-5), file
-        assert s["bytes"] == (web_tagger / file).stat().st_size
+        extra = (web_tagger / "vocab.json").stat().st_size if file == "model.stream.onnx" else 0
+        assert s["bytes"] == (web_tagger / file).stat().st_size + extra
+        if file == "model.stream.onnx":  # a keystroke re-runs the changed token, not the whole text
+            assert s["keystroke_steps_per_run"] < 1.5 < 5 < s["keystroke_tokens_per_run"]
+        else:
+            assert s["keystroke_steps_per_run"] == s["keystroke_tokens_per_run"] > 5
         assert s["load_ms"] > 0 and s["sentence_model_ms_median"] > 0 and s["keystroke_runs"] >= 10
         assert s["hover_first"].startswith("PRON ") or s["hover_first"].split(" ")[0] in config["labels"]["labels"]
         assert s["accuracy_vs_gold"] is not None and s["accuracy_vs_gold"] > 0.8

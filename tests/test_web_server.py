@@ -64,6 +64,8 @@ def test_serves_the_page_the_runtime_and_the_export(served):
             .glob("ort-wasm-simd-threaded.wasm")]
     status, body, headers = get(server, f"/ort/{wasm[0]}")
     assert status == 200 and headers["Content-Type"] == "application/wasm" and body[:4] == b"\0asm"
+    status, body, headers = get(server, "/stream.mjs")  # shared with the Node example
+    assert status == 200 and headers["Content-Type"] == "text/javascript" and b"export class TagStream" in body
     status, body, _ = get(server, "/model/labels.json")
     assert status == 200 and body == (folder / "labels.json").read_bytes()
     status, body, _ = get(server, "/model/model.text.onnx")
@@ -79,6 +81,7 @@ def test_serves_the_page_the_runtime_and_the_export(served):
     assert config["labels"] == json.loads((folder / "labels.json").read_text())
     assert [v["file"] for v in config["variants"]] == ["model.text.onnx"]
     assert config["variants"][0]["bytes"] == (folder / "model.text.onnx").stat().st_size
+    assert config["stream"] is None  # a classifier has no stream model
 
 
 REFUSED = [
@@ -87,7 +90,7 @@ REFUSED = [
     "/ort/..%2f..%2f..%2fpackage.json", "/model/..%5csecret.txt", "/model/%5c..%5csecret.txt",
     "/model//etc/passwd", "/model/%2fetc%2fpasswd", "//etc/passwd", "/etc/passwd", "/model/%2Fetc/passwd",
     "http://127.0.0.1/etc/passwd", "/model/evil", "/model/evildir/secret.txt", "/model/evildir%2fsecret.txt",
-    "/model/.hidden", "/model/labels.json%00.png", "/package.json", "/browser_test.mjs", "/node_modules/onnxruntime-web/package.json",
+    "/model/.hidden", "/model/labels.json%00.png", "/package.json", "/tag.js", "/stream.mjs/../tag.js", "/browser_test.mjs", "/node_modules/onnxruntime-web/package.json",
     "/ort/../../package.json", "/model/%252e%252e/secret.txt", "/model/%ff%fe", "/model/", "/ort/",
 ]
 

@@ -6,6 +6,11 @@
 // names (model.text.onnx: tokens in, labels out); this page only tokenises like the
 // training corpus (tokenize.js) and draws the answer.
 //
+// A tagger exported with --streaming defaults to model.stream.onnx: the page keeps the recurrent
+// state after every token, so a keystroke re-runs only the tokens that changed (usually the
+// last one) from the state before them (TagStream from examples/node/stream.mjs, served as
+// /stream.mjs). Bidirectional taggers and classifiers have no stream model.
+//
 // For tests and the curious, window.rnnx holds the state: ready, load timings, the last
 // answer and every run's latency. #out's data-text is the text its answer belongs to.
 
@@ -38,7 +43,9 @@ async function getJSON(path) {
   return res.json();
 }
 
-let ort, session, config, labels, inputName;
+let ort, session, config, labels, inputName, streamer;
+// streaming: the tokens pushed so far, their [tag, prob], and states[i] = the state after i tokens
+const history = { tokens: [], tags: [], states: [null] };
 
 async function load() {
   const t0 = performance.now();
@@ -46,9 +53,12 @@ async function load() {
   labels = config.labels.labels || [];
   const params = new URLSearchParams(location.search);
   const file = params.get("model") || config.default;
-  const variant = config.variants.find((v) => v.file === file);
-  if (!variant) throw new Error(`${file} is not one of this export's text models: ${config.variants.map((v) => v.file).join(", ")}`);
+  const files = config.variants.map((v) => v.file).concat(config.stream ? [config.stream.file] : []);
+  const streaming = config.stream !== null && file === config.stream.file;
+  const variant = streaming ? { file, int8: false, format: "onnx", stream: true } : config.variants.find((v) => v.file === file);
+  if (!variant) throw new Error(`${file} is not one of this export's text models: ${files.join(", ")}`);
   state.file = file;
+  state.streaming = streaming;
   const t1 = performance.now();
   ort = await import("./ort/ort.wasm.min.mjs");
   ort.env.wasm.wasmPaths = new URL("ort/", location.href).href;
@@ -59,9 +69,16 @@ async function load() {
   const bytes = new Uint8Array(await res.arrayBuffer());
   state.bytes = bytes.byteLength;
   const t3 = performance.now();
-  session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
-  inputName = session.inputNames[0];
-  if (inputName !== "tokens") throw new Error(`${file} reads ${session.inputNames.join(", ")}; the page needs a text model (input "tokens")`);
+  if (streaming) {
+    const [{ TagStream }, exportJson, vocab] = await Promise.all([
+      import("./stream.mjs"), getJSON("model/export.json"), getJSON("model/vocab.json")]);
+    state.bytes += config.stream.vocab_bytes; // the word -> id table travels beside the stream model
+    streamer = await TagStream.create(ort, { exportJson, vocab, labels, model: bytes });
+  } else {
+    session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+    inputName = session.inputNames[0];
+    if (inputName !== "tokens") throw new Error(`${file} reads ${session.inputNames.join(", ")}; the page needs a text model (input "tokens")`);
+  }
   const t4 = performance.now();
   await infer(config.task === "tagging" ? ["They", "are", "early", "birds", "."] : ["A", "moving", "film", "."]);
   const t5 = performance.now();
@@ -77,7 +94,8 @@ function showHeader(variant) {
   const m = config.model || {};
   const kind = config.task === "tagging" ? "tagger: one tag per token" : "classifier: one label per text";
   $("task").textContent = `${m.bidirectional ? "bidirectional " : ""}${(m.cell || "").toUpperCase()} ${kind}`;
-  const fmt = `${variant.int8 ? "int8" : "float32"}, ${variant.format === "ort" ? "ORT format" : "ONNX"}`;
+  const fmt = `${variant.int8 ? "int8" : "float32"}, ${variant.format === "ort" ? "ORT format" : "ONNX"}` +
+    (variant.stream ? ", streaming with vocab.json" : "");
   const acc = variant.heldout_accuracy != null ? `, held-out accuracy ${(100 * variant.heldout_accuracy).toFixed(2)}%` : "";
   $("model").textContent = `${state.file} (${kb(state.bytes)}; ${fmt}${acc})`;
   $("model").title = state.file === config.default ? `default: ${config.default_reason}` : "chosen with ?model=";
@@ -85,7 +103,8 @@ function showHeader(variant) {
   $("load").textContent = `${l.page_to_ready_ms.toFixed(0)} ms to ready (model ${l.model_fetch_ms.toFixed(0)} ms, ` +
     `runtime + session ${(l.runtime_import_ms + l.session_create_ms).toFixed(0)} ms, first run ${l.warmup_run_ms.toFixed(1)} ms)`;
   const select = $("variant");
-  for (const v of config.variants) {
+  const choices = config.variants.concat(config.stream ? [{ file: config.stream.file, bytes: config.stream.bytes }] : []);
+  for (const v of choices) {
     const opt = document.createElement("option");
     opt.value = v.file;
     opt.textContent = `${v.file} (${kb(v.bytes)})${v.file === config.default ? " default" : ""}`;
@@ -105,7 +124,28 @@ function showHeader(variant) {
   }
 }
 
+async function inferStream(tokens) {
+  // keep the tokens that did not change; re-run the rest, one step each, from the state before them
+  let k = 0;
+  while (k < tokens.length && k < history.tokens.length && tokens[k] === history.tokens[k]) k++;
+  history.tokens.length = k;
+  history.tags.length = k;
+  history.states.length = k + 1;
+  streamer.stream.state = history.states[k];
+  streamer.stream.steps = k;
+  const t = performance.now();
+  for (let i = k; i < tokens.length; i++) {
+    const [[, tag, p]] = await streamer.push([tokens[i]]);
+    history.tokens.push(tokens[i]);
+    history.tags.push([tag, p]);
+    history.states.push(streamer.stream.state);
+  }
+  const ms = performance.now() - t;
+  return { ms, steps: tokens.length - k, tokens, tags: history.tags.map((x) => x[0]), probs: history.tags.map((x) => x[1]) };
+}
+
 async function infer(tokens) {
+  if (streamer) return inferStream(tokens);
   const input = new ort.Tensor("string", tokens, [1, tokens.length]);
   const t = performance.now();
   const out = await session.run({ [inputName]: input });
@@ -187,10 +227,12 @@ async function update(text) {
   const total = performance.now() - t;
   state.last = answer ? { text, ...answer } : { text, tokens: [] };
   if (answer) {
-    state.runs.push({ tokens: tokens.length, model_ms: answer.ms, total_ms: total });
+    const steps = answer.steps ?? tokens.length;
+    state.runs.push({ tokens: tokens.length, steps, model_ms: answer.ms, total_ms: total });
     const recent = state.runs.slice(-50);
+    const what = streamer ? `${steps} of ${tokens.length} tokens run` : `${tokens.length} tokens`;
     $("latency").textContent = `${answer.ms.toFixed(2)} ms model, ${total.toFixed(2)} ms with tokenising and drawing ` +
-      `(${tokens.length} tokens; median of last ${recent.length}: ${median(recent.map((r) => r.model_ms)).toFixed(2)} ms)`;
+      `(${what}; median of last ${recent.length}: ${median(recent.map((r) => r.model_ms)).toFixed(2)} ms)`;
   }
 }
 

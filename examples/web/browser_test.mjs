@@ -116,6 +116,8 @@ async function main() {
         const runs = await page.evaluate((b) => window.rnnx.runs.slice(b), before);
         res.keystroke = i < opt.keystrokes;
         res.runs = runs.length;
+        res.steps = runs.reduce((a, r) => a + r.steps, 0); // tokens the model ran (streaming: the changed ones)
+        res.run_tokens = runs.reduce((a, r) => a + r.tokens, 0);
         res.model_ms = runs.length ? runs[runs.length - 1].model_ms : null;
         res.total_ms = runs.length ? runs[runs.length - 1].total_ms : null;
         sentenceMs.push(res.model_ms);

@@ -66,6 +66,8 @@ def python_side(folder: Path, file: str, texts: list[str]) -> list[dict]:
     from pipeline.data.tokenize import tokenize
     from pipeline.runtime.text import TextModel
 
+    if file == "model.stream.onnx":
+        return _python_stream(folder, texts)
     model = TextModel(folder / file, threads=1)
     contractions = bool(model.tokenizer.get("contractions", True))
     tokens = [tokenize(t, contractions=contractions) for t in texts]
@@ -77,6 +79,20 @@ def python_side(folder: Path, file: str, texts: list[str]) -> list[dict]:
             out.append({"tokens": toks, "tags": tags, "probs": probs})
         else:
             out.append({"tokens": toks, "label": str(r["label"]), "probs": [float(p) for p in r["probs"]]})
+    return out
+
+
+def _python_stream(folder: Path, texts: list[str]) -> list[dict]:
+    """pipeline.runtime.stream.TagStream, one token per push (as the page pushes a typed sentence)."""
+    from pipeline.runtime.stream import TagStream
+
+    tagger = TagStream(folder, threads=1)
+    out = []
+    for text in texts:
+        tokens = tagger.model.tokenize(text)
+        tagger.reset()
+        triples = [tagger.push([t], with_probs=True)[0] for t in tokens]
+        out.append({"tokens": tokens, "tags": [t[1] for t in triples], "probs": [t[2] for t in triples]})
     return out
 
 
@@ -127,6 +143,10 @@ def compare(folder: Path, report: dict, texts: list[str], gold: list[list[str]] 
             "sentence_model_ms_p90": _pct([r["model_ms"] for r in typed], 0.9),
             "sentence_total_ms_median": statistics.median(r["total_ms"] for r in typed) if typed else None,
             "keystroke_runs": sum(r["runs"] for r in rep["results"] if r["keystroke"]),
+            "keystroke_steps_per_run": (sum(r["steps"] for r in rep["results"] if r["keystroke"]) /
+                                        max(1, sum(r["runs"] for r in rep["results"] if r["keystroke"]))),
+            "keystroke_tokens_per_run": (sum(r["run_tokens"] for r in rep["results"] if r["keystroke"]) /
+                                         max(1, sum(r["runs"] for r in rep["results"] if r["keystroke"]))),
             "keystroke_model_ms_median": _pct([r["model_ms"] for r in keys], 0.5),
             "tokens_per_sentence": statistics.mean(len(r["tokens"]) for r in rep["results"]),
             "accuracy_vs_gold": correct / scored if scored else None,
@@ -164,13 +184,14 @@ def measure(folder: Path | str, texts: list[str], *, gold=None, variants: list[s
 def table(result: dict) -> str:
     lines = [f"{result['browser']}; default {result['default']} ({result['default_reason']})",
              f"{'file':24} {'size':>8} {'acc':>7} {'same':>9} {'max|dp|':>8} {'load ms':>8} {'sent ms':>8} "
-             f"{'p90 ms':>7} {'key ms':>7}"]
+             f"{'p90 ms':>7} {'key ms':>7} {'steps/key':>9}"]
     for f, s in result["variants"].items():
         acc = f"{100 * s['accuracy_vs_gold']:.2f}%" if s["accuracy_vs_gold"] is not None else "-"
         lines.append(f"{f:24} {s['bytes'] / 1e6:7.2f}M {acc:>7} {s['sentences'] - s['sentences_differing']:>4}/"
                      f"{s['sentences']:<4} {s['max_abs_prob_diff']:8.1e} {s['load_ms']:8.0f} "
                      f"{s['sentence_model_ms_median']:8.2f} {s['sentence_model_ms_p90']:7.2f} "
-                     f"{s['keystroke_model_ms_median']:7.2f}")
+                     f"{s['keystroke_model_ms_median']:7.2f} {s['keystroke_steps_per_run']:4.1f}/"
+                     f"{s['keystroke_tokens_per_run']:<4.1f}")
     return "\n".join(lines)
 
 

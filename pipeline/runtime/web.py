@@ -8,6 +8,7 @@ path                     what
 =======================  ================================================================
 ``/``                    ``examples/web/index.html``
 ``/app.js`` ...          the page's own files (:data:`PAGE_FILES`)
+``/stream.mjs``          ``examples/node/stream.mjs`` (streaming, shared with the Node example)
 ``/ort/FILE``            ``examples/web/node_modules/onnxruntime-web/dist/FILE``
 ``/model/FILE``          a file at the top of the export folder
 ``/config.json``         what the page loads: task, labels, variants, sizes, the default
@@ -17,10 +18,11 @@ A path is percent-decoded once; a ``..`` or ``.`` segment, an empty segment, a
 backslash, a NUL, a dot file or a file below the top level is refused (403), and so
 is a file whose real path (symlinks resolved) lies outside its root.
 
-The default model is the smallest text variant that is known to be equivalent:
-int8 files only when ``rnnx check`` recorded that int8 stays within its accuracy
-budget (``parity.json``), the ORT format before ``.onnx`` (same graph, smaller and
-faster to load).
+The default model of a tagger exported with ``--streaming`` is ``model.stream.onnx``
+(each keystroke costs the changed tokens only). Otherwise it is the first text variant
+that is known to be equivalent: int8 files only when ``rnnx check`` recorded that int8
+stays within its accuracy budget (``parity.json``), the ORT format before ``.onnx``.
+``?model=FILE`` on the page picks any other.
 
 Example::
 
@@ -45,7 +47,9 @@ from pipeline.errors import RnnxError
 
 PAGE = Path(__file__).resolve().parents[2] / "examples" / "web"
 #: the page's own files, served from ``/``; nothing else of examples/web is reachable
-PAGE_FILES = ("index.html", "app.js", "tokenize.js", "stream.js", "style.css", "screenshot.png")
+PAGE_FILES = ("index.html", "app.js", "tokenize.js", "style.css", "screenshot.png")
+#: the streaming tagger (Stream, TagStream), shared with the Node example and served as /stream.mjs
+STREAM_JS = PAGE.parent / "node" / "stream.mjs"
 ORT_PACKAGE = "onnxruntime-web"
 ORT_DIST = Path("node_modules") / ORT_PACKAGE / "dist"
 
@@ -107,8 +111,14 @@ def web_config(folder: Path | str) -> dict:
         raise RnnxError(f"{folder} has no model.text.onnx: export with text models on (`rnnx export` writes it "
                         "by default)")
     allowed = [v for v in variants if ok8 or not v["int8"]]
-    default = allowed[0]["file"] if allowed else variants[-1]["file"]
-    stream = folder / STREAM_FILE
+    default_text = allowed[0]["file"] if allowed else variants[-1]["file"]
+    reason = why8 if ok8 or any(v["int8"] for v in variants) else "no int8 variant exported"
+    spec = info.get("streaming") or {}
+    stream_file = spec.get("file", STREAM_FILE)
+    stream = None
+    if info["task"] == "tagging" and spec and (folder / stream_file).is_file() and (folder / "vocab.json").is_file():
+        stream = {"file": stream_file, "bytes": (folder / stream_file).stat().st_size,
+                  "vocab_bytes": (folder / "vocab.json").stat().st_size, "states": spec.get("states", [])}
     model = info.get("model", {})
     return {
         "name": info.get("name", folder.name),
@@ -118,9 +128,11 @@ def web_config(folder: Path | str) -> dict:
         "tokenizer": info.get("tokenizer", {"contractions": True}),
         "lowercase": bool(model.get("lowercase", False)),
         "variants": variants,
-        "default": default,
-        "default_reason": why8 if ok8 or any(v["int8"] for v in variants) else "no int8 variant exported",
-        "stream": {"file": STREAM_FILE, "bytes": stream.stat().st_size} if stream.is_file() else None,
+        "default": stream["file"] if stream else default_text,
+        "default_reason": ("streaming: each keystroke runs only the tokens that changed" if stream else reason),
+        "default_text": default_text,
+        "default_text_reason": reason,
+        "stream": stream,
         "card": "README.md" if (folder / "README.md").is_file() else None,
     }
 
@@ -196,6 +208,8 @@ class WebHandler(BaseHTTPRequestHandler):
                 target = locate(self.server.page / ORT_DIST, path[len("/ort/"):], top_level_only=True)
             elif path.startswith("/model/"):
                 target = locate(self.server.folder, path[len("/model/"):], top_level_only=True)
+            elif path == "/stream.mjs":
+                target = locate(STREAM_JS.parent, STREAM_JS.name)
             elif path[1:] in PAGE_FILES:
                 target = locate(self.server.page, path[1:], top_level_only=True)
             else:
