@@ -31,7 +31,7 @@ def functional_of(model):
         return graph
     if not hasattr(model, "_nodes_by_depth") or not getattr(model, "inputs", None):
         raise ExportError(f"model {model.name!r} ({type(model).__name__}) is not a functional or Sequential model; "
-                          "the fused exporter reads the layer graph (use --engine tf2onnx for subclassed models)")
+                          "the fused exporter reads the layer graph (subclassed models export with the tf2onnx engine)")
     return model
 
 
@@ -94,7 +94,7 @@ def _convert_node(ctx: Context, node, values: dict[int, Value]) -> None:
     why = node_problem(node, ctx.options)
     if why is not None:
         raise ExportError(f"the fused exporter has no converter for {why}; "
-                          "use --engine tf2onnx (or auto) for this model")
+                          "replace the layer, or export the model with the tf2onnx engine")
     if any(id(t) not in values for t in node.input_tensors):
         raise ExportError(f"{describe(op)} reads a tensor that is not computed from the model inputs")
     args, kwargs = node.arguments.fill_in(values)
