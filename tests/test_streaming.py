@@ -205,3 +205,22 @@ def test_node_streams_the_same_tags_as_python_token_by_token(trained_export, bro
     report = check_node_stream(folder, sentences)
     assert report["passed"] and report["tag_mismatches"] == 0 and report["tokens"] > 1000
     assert report["node_per_token_ms"] > 0
+
+
+@pytest.mark.parametrize("mode", ["max", "mean"])
+def test_a_pooled_classifier_streams_with_its_running_statistics_as_state(mode):
+    from pipeline.models.pooling import StatePooling
+
+    keras.utils.set_random_seed(6)
+    ids = keras.Input((None,), dtype="int64", name="ids")
+    h = keras.layers.GRU(5, return_sequences=True)(keras.layers.Embedding(30, 4, mask_zero=True)(ids))
+    model = keras.Model(ids, keras.layers.Dense(2, activation="softmax", name="p")(StatePooling(mode, name="pool")(h)))
+    session = _session(to_onnx(model, streaming=True))
+    x = np.random.default_rng(0).integers(1, 30, size=(3, 9))
+    x[1, 5:], x[2, :3], x[2, 6] = 0, 0, 0  # a stream that ends, left padding, a hole
+    stream = Stream("pooled", batch=3, session=session)
+    got = np.concatenate([stream.push(x[:, a:b])["p"] for a, b in ((0, 1), (1, 4), (4, 9))], axis=1)
+    want = np.stack([np.asarray(model(x[:, :t + 1])) for t in range(9)], axis=1)
+    assert np.abs(got - want).max() <= 1e-5
+    assert {"state_in.pool.count", f"state_in.pool.{'sum' if mode == 'mean' else 'max'}"} <= set(stream.state)
+    assert stream.state["state_in.pool.count"][:, 0].tolist() == [9.0, 5.0, 5.0]

@@ -12,7 +12,9 @@ A ``StackedRNNCells`` layer has one pair per cell: ``state_in.<layer>.cell<i>.<h
 Masked steps carry the state as Keras does, so in a batch of streams a stream
 with no real step in the chunk (all padding) keeps its state unchanged. A layer
 with ``return_sequences=False`` returns its output at every step of the chunk
-(a classifier's running decision), so the model's outputs gain a time axis.
+(a classifier's running decision), so the model's outputs gain a time axis;
+rnnx's max/mean ``StatePooling`` carries its running statistics as state
+(``state_in.<layer>.count`` and ``.max`` or ``.sum``).
 
 Layers that read other steps than the current one (``Bidirectional``,
 ``go_backwards``, convolutions and pooling over time, a CRF's Viterbi) are
