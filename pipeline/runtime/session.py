@@ -131,7 +131,11 @@ class Tagger(ExportedModel):
             return path_labels(paths, names)
         return argmax_labels(self.probs_tokens(batch, batch_size), names, "tagging")
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[list[tuple[str, str]]]:
+    def predict(self, texts: Sequence[str] | str, batch_size: int = 32):
+        """``(token, tag)`` pairs per text; a single string is one text and gets its own list of pairs."""
+        if isinstance(texts, str):
+            return self.predict([texts], batch_size)[0]
+        _check_texts(texts)
         tokens = [self.tokenize(t) for t in texts]
         return [list(zip(toks, tags)) for toks, tags in zip(tokens, self.predict_tokens(tokens, batch_size))]
 
@@ -149,8 +153,20 @@ class Classifier(ExportedModel):
             out.append((names[int(p.argmax())], {n: float(v) for n, v in zip(names, p)}))
         return out
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[tuple[str, dict]]:
+    def predict(self, texts: Sequence[str] | str, batch_size: int = 32):
+        """``(label, probabilities)`` per text; a single string is one text and gets one pair."""
+        if isinstance(texts, str):
+            return self.predict([texts], batch_size)[0]
+        _check_texts(texts)
         return self.predict_tokens([self.tokenize(t) for t in texts], batch_size)
+
+
+def _check_texts(texts) -> None:
+    """``predict`` takes raw strings; token lists go to ``predict_tokens``."""
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise RnnxError(f"predict() takes texts (strings); item {i + 1} is a {type(t).__name__}: pass token "
+                            f"lists to predict_tokens() instead")
 
 
 def load(folder: Path | str, **kwargs) -> Tagger | Classifier:
