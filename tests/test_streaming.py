@@ -224,3 +224,19 @@ def test_a_pooled_classifier_streams_with_its_running_statistics_as_state(mode):
     assert np.abs(got - want).max() <= 1e-5
     assert {"state_in.pool.count", f"state_in.pool.{'sum' if mode == 'mean' else 'max'}"} <= set(stream.state)
     assert stream.state["state_in.pool.count"][:, 0].tolist() == [9.0, 5.0, 5.0]
+
+
+@pytest.mark.slow
+def test_streaming_export_of_a_bidirectional_run_is_refused_before_writing(trained_export, tmp_path):
+    import json
+
+    from pipeline.errors import ConfigError
+    from pipeline.export.exporter import export_run
+
+    from pipeline.check.keras_side import find_run
+
+    folder = trained_export("tagger")
+    source = find_run(json.loads((folder / "export.json").read_text()), folder=folder).files.root
+    with pytest.raises(ConfigError, match="--streaming: .* cannot stream: .*Bidirectional reads the whole sequence"):
+        export_run(source, out_root=tmp_path, name="bi", streaming=True)
+    assert not (tmp_path / "bi").exists() and not (tmp_path / "bi.partial").exists()
