@@ -36,12 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(cmd.name, help=cmd.help, description=f"{cmd.help}.",
                            epilog=f"Example: {cmd.example}", formatter_class=argparse.RawDescriptionHelpFormatter)
         cmd.configure(p)
+        if "--verbose" not in p._option_string_actions:
+            p.add_argument("--verbose", action="store_true",
+                           help="show TensorFlow's own log lines (hidden by default)")
         p.set_defaults(_run=cmd.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pipeline.keras_env import quiet_startup
+
+    quiet_startup(verbose=bool(getattr(args, "verbose", False)))  # before anything imports TensorFlow
     try:
         return args._run(args)
     except RnnxError as exc:
