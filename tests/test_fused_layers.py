@@ -232,9 +232,11 @@ def _two_branches(merge, n=2):
     return body
 
 
-@pytest.mark.parametrize("cls,n", [(L.Add, 3), (L.Subtract, 2), (L.Average, 3)])
+@pytest.mark.parametrize("cls,n", [(L.Add, 3), (L.Subtract, 2), (L.Average, 3), (L.Multiply, 3), (L.Maximum, 3),
+                                   (L.Minimum, 2)])
 def test_merges_of_masked_sequences(cls, n):
-    """The output mask is Keras's OR of the inputs' masks (logical_or in the graph)."""
+    """The output mask is Keras's OR of the inputs' masks (logical_or in the graph); Multiply, Maximum and
+    Minimum also use the masks inside the layer, which the converter reproduces."""
     model = _model(_two_branches(cls(), n))
     assert model.outputs[0]._keras_mask is not None
     assert_parity(model)
@@ -314,6 +316,8 @@ FLOAT_CASES = {
     "bn_ln_keep_the_mask": lambda x: dense(L.LayerNormalization()(lstm()(L.BatchNormalization()(x)))),
     "gap_over_holes": lambda x: dense(L.GlobalAveragePooling1D()(lstm()(x))),
     "add_average": lambda x: dense(L.Average()([L.Add()([lstm()(x), lstm()(x)]), lstm()(x)])),
+    "multiply_maximum_minimum": lambda x: dense(L.Minimum()([L.Multiply()([lstm()(x), lstm()(x)]),
+                                                            L.Maximum()([lstm()(x), lstm(go_backwards=True)(x)])])),
     "bi_then_pool": lambda x: dense(L.MaxPooling1D(2, padding="same")(L.Bidirectional(lstm())(x))),
     "repeat_decoder": lambda x: dense(L.GRU(UNITS, return_sequences=True)(L.RepeatVector(4)(lstm(seq=False)(x)))),
 }
@@ -339,8 +343,6 @@ REFUSED = {
     "conv_after_masked_lstm": (lambda x: dense(L.Conv1D(3, 2, name="bad")(lstm()(x))), "masked output of"),
     "pool_after_masked_lstm": (lambda x: dense(L.GlobalMaxPooling1D(name="bad")(lstm()(x))), "masked output of"),
     "reshape_after_masked_lstm": (lambda x: dense(L.Reshape((-1, 1), name="bad")(lstm()(x))), "masked output of"),
-    "multiply_masked": (_two_branches(L.Multiply(name="bad")), "carries a mask"),
-    "maximum_masked": (_two_branches(L.Maximum(name="bad")), "carries a mask"),
     "add_of_different_ranks": (lambda x: dense(L.Add(name="bad")([lstm()(x), lstm(seq=False)(x)])), "ranks"),
     "channels_first": (lambda x: dense(L.Conv1D(3, 2, data_format="channels_first", name="bad")(x)),
                        "channels_first"),

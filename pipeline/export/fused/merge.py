@@ -14,10 +14,8 @@ Example::
 >>> ids = keras.Input((None,), dtype="int64")
 >>> x = keras.layers.Embedding(10, 4, mask_zero=True)(ids)
 >>> _ = keras.layers.Add(name="sum")([x, x]), keras.layers.Maximum(name="most")([x, x])
->>> unsupported_reason(_[0]._keras_history[0]) is None
-True
->>> unsupported_reason(_[1]._keras_history[0])[:55]
-'most (Maximum: an input carries a mask, which Keras Max'
+>>> unsupported_reason(_[0]._keras_history[0]) is None, unsupported_reason(_[1]._keras_history[0]) is None
+(True, True)
 """
 
 from __future__ import annotations
@@ -63,9 +61,11 @@ def concatenate_layer(ctx: Context, layer, args, kwargs):
 # Keras's own: ``compute_mask`` ORs the inputs' masks into the graph as
 # ``logical_or`` operations (``keras_ops.py``), or gives none when an input has none.
 # ``Multiply``, ``Maximum`` and ``Minimum`` also *use* their inputs' masks inside the
-# layer (a masked input counts as 1 in a product, or is skipped by a max/min, and a
-# product is 0 where every input is masked); those masks never reach a converter,
-# so these three are refused when an input carries a mask.
+# layer (Keras's ``_merge_function``): a masked input counts as 1 in a product (and
+# the product is 0 where every input is masked, when all have masks); a max/min folds
+# left to right, each masked value replaced by the running result (and the running
+# result by the new value where it is masked). Those converters read the inputs'
+# masks (``input_masks=True``) and write the same selects.
 
 def _same_rank_problem(layer) -> str | None:
     for node in getattr(layer, "_inbound_nodes", []):
@@ -75,18 +75,39 @@ def _same_rank_problem(layer) -> str | None:
     return None
 
 
-def _uses_masks_problem(layer) -> str | None:
-    from pipeline.export.fused.masks import has_input_mask
-
-    if has_input_mask(layer):
-        return (f"an input carries a mask, which Keras {type(layer).__name__} applies inside the layer "
-                "(masked steps are skipped); the fused exporter does not reproduce that; "
-                "drop mask_zero or merge with Add/Average/Concatenate")
-    return _same_rank_problem(layer)
+def _masked_merge(ctx: Context, layer, values: list[Value], masks: list, onnx_op: str) -> Value:
+    """Keras's mask-aware ``Multiply`` (``onnx_op="Mul"``) or ``Maximum``/``Minimum`` (``"Max"``/``"Min"``)."""
+    g = ctx.g
+    values = [ctx.keras_layout(v) for v in values]
+    keeps = [None if m is None else g.op("Unsqueeze", [ctx.keras_layout(ctx.cast(m, np.bool_)).name, g.ints([-1])])
+             for m in masks]
+    if onnx_op == "Mul":
+        one = g.const(np.float32(1.0), "one_f")
+        name = None
+        for v, keep in zip(values, keeps):
+            x = v.name if keep is None else g.op("Where", [keep, v.name, one])
+            name = x if name is None else g.op("Mul", [name, x], hint=layer.name)
+        if all(k is not None for k in keeps):
+            any_real = keeps[0]
+            for keep in keeps[1:]:
+                any_real = g.op("Or", [any_real, keep])
+            name = g.op("Where", [any_real, name, g.const(np.float32(0.0), "zero_f")], hint=layer.name)
+        return values[0].renamed(name)
+    out, out_keep = values[0].name, keeps[0]
+    for v, keep in zip(values[1:], keeps[1:]):
+        x = v.name if keep is None else g.op("Where", [keep, v.name, out])
+        if out_keep is not None:
+            out = g.op("Where", [out_keep, out, x])
+        out_keep = g.op("Or", [out_keep, keep]) if keep is not None and out_keep is not None else None
+        out = g.op(onnx_op, [out, x], hint=layer.name)
+    return values[0].renamed(out)
 
 
 def _elementwise(onnx_op: str, *, mean: bool = False):
     def convert(ctx: Context, layer, args, kwargs):
+        masks = kwargs.get("input_masks") or []
+        if any(m is not None for m in masks):
+            return _masked_merge(ctx, layer, list(args[0]), masks, onnx_op)
         inputs = ctx.same_layout(list(args[0]))
         if onnx_op == "Sub" and len(inputs) != 2:
             raise ctx.fail(layer, f"subtracts exactly 2 inputs, got {len(inputs)}")
@@ -107,6 +128,6 @@ def _elementwise(onnx_op: str, *, mean: bool = False):
 converts(keras.layers.Add, streaming=True, check=_same_rank_problem)(_elementwise("Add"))
 converts(keras.layers.Subtract, streaming=True, check=_same_rank_problem)(_elementwise("Sub"))
 converts(keras.layers.Average, streaming=True, check=_same_rank_problem)(_elementwise("Add", mean=True))
-converts(keras.layers.Multiply, streaming=True, check=_uses_masks_problem)(_elementwise("Mul"))
-converts(keras.layers.Maximum, streaming=True, check=_uses_masks_problem)(_elementwise("Max"))
-converts(keras.layers.Minimum, streaming=True, check=_uses_masks_problem)(_elementwise("Min"))
+converts(keras.layers.Multiply, streaming=True, check=_same_rank_problem, input_masks=True)(_elementwise("Mul"))
+converts(keras.layers.Maximum, streaming=True, check=_same_rank_problem, input_masks=True)(_elementwise("Max"))
+converts(keras.layers.Minimum, streaming=True, check=_same_rank_problem, input_masks=True)(_elementwise("Min"))

@@ -53,6 +53,7 @@ class Converter:
     right_masks_check: Check | None = None  # applies with masks="right" only (zeros at masked steps)
     streaming: Check | bool | None = None   # streaming exports: True, a check, or None (per-step layers only)
     batch_check: Check | None = None        # applies to whole-sequence (non-streaming) exports only
+    input_masks: bool = False               # the converter reads kwargs["input_masks"]: each input's mask or None
 
 
 CONVERTERS: dict[type, Converter] = {}
@@ -60,7 +61,7 @@ CONVERTERS: dict[type, Converter] = {}
 
 def converts(*types: type | None, check: Check | None = None, per_step: bool = False,
              tensor_kwargs: tuple[str, ...] = (), right_masks_check: Check | None = None,
-             streaming: Check | bool | None = None, batch_check: Check | None = None):
+             streaming: Check | bool | None = None, batch_check: Check | None = None, input_masks: bool = False):
     """Register the decorated function as the converter for ``types``.
 
     ``None`` entries are skipped, so optional classes (absent in some Keras
@@ -72,7 +73,10 @@ def converts(*types: type | None, check: Check | None = None, per_step: bool = F
     between calls): ``True``, a check giving the reason it may not, or ``None``
     (the default: only ``per_step`` layers stream); ``batch_check`` applies to
     whole-sequence exports only (``stateful=True`` layers stream, but carry state
-    no whole-sequence graph can hold).
+    no whole-sequence graph can hold). ``input_masks``: the converter is given
+    ``kwargs["input_masks"]``, the Keras mask of each input tensor (a Value or
+    ``None``), for layers that use their inputs' masks without a ``mask`` argument
+    (Keras's ``Multiply``, ``Maximum``, ``Minimum``).
     """
 
     def register(fn):
@@ -82,7 +86,7 @@ def converts(*types: type | None, check: Check | None = None, per_step: bool = F
             if t in CONVERTERS:
                 raise RuntimeError(f"{t.__name__} already has a converter: {CONVERTERS[t].fn.__qualname__}")
             CONVERTERS[t] = Converter(fn, check, per_step, tuple(tensor_kwargs), None, right_masks_check, streaming,
-                                      batch_check)
+                                      batch_check, input_masks)
         return fn
 
     return register

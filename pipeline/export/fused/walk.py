@@ -98,6 +98,8 @@ def _convert_node(ctx: Context, node, values: dict[int, Value]) -> None:
     if any(id(t) not in values for t in node.input_tensors):
         raise ExportError(f"{describe(op)} reads a tensor that is not computed from the model inputs")
     args, kwargs = node.arguments.fill_in(values)
+    if conv.input_masks:
+        kwargs = {**kwargs, "input_masks": [_mask_of(ctx, t, values) for t in node.input_tensors]}
     result = conv.fn(ctx, op, args, kwargs)
     produced = list(result) if isinstance(result, (list, tuple)) else [result]
     if len(produced) != len(node.outputs):
@@ -105,6 +107,12 @@ def _convert_node(ctx: Context, node, values: dict[int, Value]) -> None:
                           f"{len(node.outputs)}")
     for kt, value in zip(node.outputs, produced):
         values[id(kt)] = value
+
+
+def _mask_of(ctx: Context, kt, values: dict[int, Value]) -> Value | None:
+    """The Value of ``kt``'s Keras mask, or ``None`` when it has none."""
+    mask = getattr(kt, "_keras_mask", None)
+    return convert_tensor(ctx, mask, values) if mask is not None else None
 
 
 def convert_tensor(ctx: Context, kt, values: dict[int, Value]) -> Value | None:
