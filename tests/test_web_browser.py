@@ -127,14 +127,16 @@ def test_browser_tags_like_python(browser_ready, web_tagger, tmp_path, capsys):
 
     config = web_config(web_tagger)
     int8_ok = config["default_text_reason"].startswith("int8 checked")
-    assert config["default_text"] == ("model.int8.text.ort" if int8_ok else "model.text.ort")
+    allowed = [v for v in config["variants"] if int8_ok or not v["int8"]]
+    assert config["default_text"] == min(allowed, key=lambda v: v["bytes"])["file"]
+    assert ".int8." in config["default_text"] or not int8_ok
     assert config["default"] == "model.stream.onnx" == config["stream"]["file"]
     held = read_file(web_tagger.parent.parent / "test.txt")  # held out: the run never trained on it
     sentences, gold = held.tokens, held.labels
     texts = [" ".join(t) for t in sentences]
     assert len(texts) == HELD_OUT
     shot = tmp_path / "screenshot.png"
-    variants = ["model.text.onnx", "model.int8.text.onnx", config["default_text"], "model.stream.onnx"]
+    variants = ["model.text.onnx", "model.int8.text.onnx", "model.int8.text.ort", "model.stream.onnx"]
     result = measure.measure(web_tagger, texts, gold=gold, variants=variants, keystrokes=10, screenshot=shot,
                              screenshot_text="They are early birds .")
     _show(capsys, f"browser vs Python, tagger, {len(texts)} held-out sentences", result)

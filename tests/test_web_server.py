@@ -125,7 +125,7 @@ def test_default_model_follows_the_int8_check(served, tmp_path, copy_export_fn):
     for name in ("model.int8.text.onnx", "model.int8.text.ort", "model.text.ort"):
         shutil.copy2(folder / "model.text.onnx", work / name)  # the choice reads names and reports, not weights
     cfg = web_config(work)
-    assert cfg["default"] == "model.text.ort" and "no int8 check" in cfg["default_reason"]
+    assert cfg["default"] == "model.text.ort" and "no int8 check" in cfg["default_reason"]  # equal sizes: ORT first
     report = {"accuracy": {"float32": 0.9, "int8": 0.899}, "accuracy_drop_points": 0.1, "max_drop_points": 0.5,
               "passed": True}
     (work / "parity.json").write_text(json.dumps({"model.int8.onnx": report}))
@@ -137,6 +137,13 @@ def test_default_model_follows_the_int8_check(served, tmp_path, copy_export_fn):
     assert web_config(work)["default"] == "model.text.ort"
     (work / "model.text.ort").unlink()
     assert web_config(work)["default"] == "model.text.onnx"
+    # the smallest allowed file wins: an int8 .onnx smaller than its .ort, once int8 passed its check
+    (work / "parity.json").write_text(json.dumps({"model.int8.onnx": report}))
+    with open(work / "model.int8.text.ort", "ab") as f:
+        f.write(b"\0" * 1000)
+    cfg = web_config(work)
+    assert cfg["default"] == "model.int8.text.onnx"
+    assert cfg["default_text"] == cfg["default"] and cfg["stream"] is None
 
 
 def test_not_an_export(tmp_path):

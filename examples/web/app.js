@@ -103,7 +103,8 @@ function showHeader(variant) {
   $("load").textContent = `${l.page_to_ready_ms.toFixed(0)} ms to ready (model ${l.model_fetch_ms.toFixed(0)} ms, ` +
     `runtime + session ${(l.runtime_import_ms + l.session_create_ms).toFixed(0)} ms, first run ${l.warmup_run_ms.toFixed(1)} ms)`;
   const select = $("variant");
-  const choices = config.variants.concat(config.stream ? [{ file: config.stream.file, bytes: config.stream.bytes }] : []);
+  const choices = config.variants.concat(config.stream ?
+    [{ file: config.stream.file, bytes: config.stream.bytes + config.stream.vocab_bytes }] : []);
   for (const v of choices) {
     const opt = document.createElement("option");
     opt.value = v.file;

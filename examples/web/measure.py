@@ -44,12 +44,12 @@ def drive(url: str, texts: list[str], *, variants: list[str], keystrokes: int = 
     if node is None:
         raise RnnxError("node is not installed (apt-get install -y nodejs npm)")
     with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp) / "sentences.json", Path(tmp) / "report.json"
+        src, out = Path(tmp) / "sentences.json", Path(tmp) / "report.json"  # the driver runs in examples/web
         src.write_text(json.dumps(texts), encoding="utf-8")
         cmd = [node, str(DRIVER), "--url", url, "--sentences", str(src), "--out", str(out),
                "--variants", ",".join(variants), "--keystrokes", str(keystrokes)]
         if screenshot:
-            cmd += ["--screenshot", str(screenshot), "--screenshot-text", screenshot_text or texts[0]]
+            cmd += ["--screenshot", str(Path(screenshot).resolve()), "--screenshot-text", screenshot_text or texts[0]]
         env = {**os.environ, "CHROMIUM": chromium_path() or "/usr/bin/chromium"}
         res = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=900, env=env)
         if res.returncode != 0:
@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("export")
     ap.add_argument("--sentences", type=int, default=300)
-    ap.add_argument("--variants", help="comma-separated text-model files (default: every text variant)")
+    ap.add_argument("--variants", help="comma-separated model files (default: the page's default, then every other; "
+                                       "the screenshot shows the first)")
     ap.add_argument("--keystrokes", type=int, default=20, help="sentences typed key by key (the rest in one go)")
     ap.add_argument("--screenshot", type=Path)
     ap.add_argument("--screenshot-text", default="")
@@ -219,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.export)
     from pipeline.runtime.web import web_config
 
-    variants = args.variants.split(",") if args.variants else [v["file"] for v in web_config(folder)["variants"]]
+    config = web_config(folder)
+    every = [v["file"] for v in config["variants"]] + ([config["stream"]["file"]] if config["stream"] else [])
+    variants = args.variants.split(",") if args.variants else [config["default"]] + [f for f in every
+                                                                                    if f != config["default"]]
     texts, gold = heldout(folder, args.sentences)
     result = measure(folder, texts, gold=gold, variants=variants, keystrokes=args.keystrokes,
                      screenshot=args.screenshot, screenshot_text=args.screenshot_text)

@@ -19,10 +19,10 @@ backslash, a NUL, a dot file or a file below the top level is refused (403), and
 is a file whose real path (symlinks resolved) lies outside its root.
 
 The default model of a tagger exported with ``--streaming`` is ``model.stream.onnx``
-(each keystroke costs the changed tokens only). Otherwise it is the first text variant
-that is known to be equivalent: int8 files only when ``rnnx check`` recorded that int8
-stays within its accuracy budget (``parity.json``), the ORT format before ``.onnx``.
-``?model=FILE`` on the page picks any other.
+(each keystroke costs the changed tokens only). Otherwise it is the smallest text
+variant that is known to be equivalent: int8 files only when ``rnnx check`` recorded
+that int8 stays within its accuracy budget (``parity.json``); on equal sizes the order
+of :data:`TEXT_VARIANTS` (ORT format first). ``?model=FILE`` on the page picks any other.
 
 Example::
 
@@ -53,7 +53,7 @@ STREAM_JS = PAGE.parent / "node" / "stream.mjs"
 ORT_PACKAGE = "onnxruntime-web"
 ORT_DIST = Path("node_modules") / ORT_PACKAGE / "dist"
 
-#: text-model variants the page can run, best first when all are allowed
+#: text-model variants the page can run; the smallest allowed one is the default (this order on ties)
 TEXT_VARIANTS = ("model.int8.text.ort", "model.int8.text.onnx", "model.text.ort", "model.text.onnx")
 STREAM_FILE = "model.stream.onnx"
 
@@ -110,7 +110,7 @@ def web_config(folder: Path | str) -> dict:
     if not variants:
         raise RnnxError(f"{folder} has no model.text.onnx: export with text models on (`rnnx export` writes it "
                         "by default)")
-    allowed = [v for v in variants if ok8 or not v["int8"]]
+    allowed = sorted((v for v in variants if ok8 or not v["int8"]), key=lambda v: v["bytes"])  # stable on ties
     default_text = allowed[0]["file"] if allowed else variants[-1]["file"]
     reason = why8 if ok8 or any(v["int8"] for v in variants) else "no int8 variant exported"
     spec = info.get("streaming") or {}
