@@ -25,7 +25,7 @@ SECRET = "rnnx-web-secret-3f9a1c"
 def served(tmp_path_factory, trained_export, copy_export_fn):
     from pipeline.runtime.web import install_page, make_server
 
-    install_page()
+    install_page(dev=True)  # the browser test needs puppeteer-core too: one npm ci for both
     root = tmp_path_factory.mktemp("web-server")
     folder = copy_export_fn(trained_export("classifier"), root / "export")
     (root / "secret.txt").write_text(SECRET)
@@ -177,3 +177,15 @@ def test_rnnx_web_prints_the_url_and_serves(served):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_serving_imports_neither_tensorflow_nor_numpy(served):
+    """`rnnx web` is standard library only: it runs where only the export folder was copied."""
+    _, folder, _ = served
+    code = ("import sys; from pipeline.runtime.web import make_server; s = make_server(sys.argv[1], port=0, "
+            "install=False); s.server_close(); import pipeline.cli.web; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'numpy', "
+            "'onnxruntime', 'onnx')); print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 0, res.stdout + res.stderr
