@@ -36,7 +36,7 @@ def rnnx_no_tf(*args, cwd):
 
 def test_every_command_has_help_with_an_example(capsys):
     assert set(COMMANDS) == {"data", "train", "evaluate", "export", "check", "bench", "predict", "demo",
-                             "experiment"}
+                             "experiment", "web"}
     for name in COMMANDS:
         with pytest.raises(SystemExit) as exc:
             build_parser().parse_args([name, "--help"])
