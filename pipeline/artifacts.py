@@ -18,7 +18,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.errors import RnnxError
+from pipeline.errors import ConfigError, RnnxError
 
 
 def _umask() -> int:
@@ -87,17 +87,152 @@ def package_versions(names) -> dict[str, str]:
     return out
 
 
-def replace_dir(staging: Path, target: Path) -> None:
+# ----------------------------------------------------------------------------- owned folders
+
+#: the marker file that makes a folder rnnx's own, per kind of folder
+MARKERS = {"run": ".rnnx-run", "export": ".rnnx-export"}
+_WHAT = {"run": "an rnnx run", "export": "an rnnx export"}
+
+
+def check_name(name: str, flag: str = "--name") -> str:
+    """``name`` if it is a plain folder name; a :class:`ConfigError` otherwise.
+
+    >>> check_name("pos-2")
+    'pos-2'
+    >>> check_name("../x")
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.ConfigError: --name '../x' must be a plain folder name (letters, digits, '.', '-', '_'; no '/', '..' or leading '.')
+    """
+    ok = (isinstance(name, str) and 0 < len(name) <= 200 and not name.startswith((".", "-"))
+          and not name.endswith(".partial") and all(c.isalnum() or c in "._-+@=" for c in name))
+    if not ok:
+        raise ConfigError(f"{flag} {name!r} must be a plain folder name (letters, digits, '.', '-', '_'; "
+                          "no '/', '..' or leading '.')")
+    return name
+
+
+def write_marker(folder: Path | str, kind: str, **info) -> None:
+    """Mark ``folder`` as rnnx's own ``kind`` of folder (``run`` or ``export``), atomically."""
+    if kind not in MARKERS:
+        raise ValueError(f"kind must be one of {', '.join(MARKERS)}, got {kind!r}")
+    write_json(Path(folder) / MARKERS[kind], {"kind": kind, **info, **package_versions(("rnnx",))})
+
+
+def is_owned(folder: Path | str, kind: str) -> bool:
+    """Whether ``folder`` carries rnnx's ``kind`` marker (only such folders are ever replaced or deleted).
+
+    Folders finished by an rnnx from before the markers count when they hold the
+    complete artifact (a run's ``model.keras`` and ``config.json``, an export's
+    ``model.onnx`` and ``export.json``, with rnnx's keys).
+    """
+    folder = Path(folder)
+    if (folder / MARKERS[kind]).is_file():
+        return True
+    legacy = {"run": ("config.json", "model.keras", ("name", "model", "options")),
+              "export": ("export.json", "model.onnx", ("name", "engine"))}[kind]
+    info_file, model_file, keys = legacy
+    if not ((folder / info_file).is_file() and (folder / model_file).is_file()):
+        return False
+    try:
+        info = json.loads((folder / info_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and all(k in info for k in keys)
+
+
+def check_target(target: Path | str, kind: str, force: bool) -> Path:
+    """Refuse to write ``target`` unless it is new, or rnnx's own ``kind`` folder and ``force`` is given."""
+    target = Path(target)
+    if target.is_symlink() or target.exists():
+        if target.is_symlink() or not target.is_dir() or not is_owned(target, kind):
+            raise ConfigError(
+                f"{target} exists and is not {_WHAT[kind]} (no {MARKERS[kind]} marker); rnnx replaces only "
+                f"folders it wrote. Choose another --name (or --out), or move {target} away yourself")
+        if not force:
+            raise ConfigError(f"{target} already exists; pass --force to replace it or choose another --name")
+    return target
+
+
+def remove_owned(folder: Path | str, kind: str) -> None:
+    """Delete ``folder`` only if it carries rnnx's ``kind`` marker (else a :class:`ConfigError`)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if folder.is_symlink() or not is_owned(folder, kind):
+        raise ConfigError(f"{folder} is not {_WHAT[kind]} (no {MARKERS[kind]} marker); rnnx does not delete "
+                          "folders it did not write. Move it away yourself")
+    shutil.rmtree(folder)
+
+
+@contextmanager
+def target_lock(target: Path | str):
+    """Hold an exclusive lock on writing ``target`` (a ``.NAME.lock`` file beside it).
+
+    A second writer of the same folder fails at once with a clear message instead of
+    interleaving its files with the first one's.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = target.with_name(f".{target.name}.lock")
+    fh = open(lock_path, "a+")
+    try:
+        try:
+            import fcntl
+        except ImportError:  # no advisory locks on this platform
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise ConfigError(f"{target} is being written by another rnnx process right now; wait for it "
+                                  "to finish, or choose another --name") from None
+        yield
+    finally:
+        fh.close()  # releases the lock
+
+
+def staging_dir(target: Path | str, kind: str) -> Path:
+    """A new, private, marked staging folder beside ``target`` (``.NAME.partial-XXXX``)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    os.chmod(staging, 0o777 & ~_umask())
+    write_marker(staging, kind, name=target.name)
+    return staging
+
+
+def replace_dir(staging: Path, target: Path, *, kind: str | None = None, force: bool = True) -> None:
     """Move a finished ``staging`` folder to ``target``, replacing an old one.
 
-    The old folder is moved aside first and deleted only after the new one is in place.
+    The one way rnnx replaces a folder: ``target`` is replaced only when it carries
+    the marker of the same ``kind`` (``run``/``export``; inferred from ``staging``'s
+    marker or contents when not given) and ``force`` is true; ``staging`` gets the
+    marker if it lacks it. The old folder is moved aside first and deleted only after
+    the new one is in place.
     """
+    staging, target = Path(staging), Path(target)
+    kind = kind or _kind_of(staging)
+    if not is_owned(staging, kind):
+        write_marker(staging, kind, name=target.name)
+    check_target(target, kind, force)
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old")
         if old.exists():
-            shutil.rmtree(old)
+            remove_owned(old, kind)
         os.replace(target, old)
     os.replace(staging, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _kind_of(staging: Path) -> str:
+    for kind in MARKERS:
+        if is_owned(staging, kind):
+            return kind
+    if (staging / "export.json").is_file():
+        return "export"
+    if (staging / "config.json").is_file():
+        return "run"
+    raise ValueError(f"{staging}: cannot tell whether it is a run or an export; pass kind=")

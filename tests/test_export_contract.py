@@ -13,7 +13,8 @@ def test_export_run_finalizes_exactly_once(engine, trained_export, tmp_path, mon
     from pipeline.export import exporter
     from pipeline.export.contract import IR_VERSION, finalize, read_metadata
 
-    source = json.loads((trained_export("classifier") / "export.json").read_text())["source_run"]  # before patching
+    folder = trained_export("classifier")
+    source = folder / json.loads((folder / "export.json").read_text())["source_run"]  # relative to the export
     calls = []
 
     def counting(model, metadata):

@@ -70,8 +70,11 @@ def test_refuses_overwrite_and_resumes(tmp_path, brown_files):
     train(spec, root=root)
     with pytest.raises(ConfigError, match="--force"):
         train(spec, root=root)
-    # an interrupted run: its staging folder exists; without --resume/--force we refuse
+    # an interrupted run: its (marked) staging folder exists; without --resume/--force we refuse
+    from pipeline.artifacts import write_marker
+
     (root / "pos2.partial").mkdir()
+    write_marker(root / "pos2.partial", "run", name="pos2")
     spec2 = small_spec("pos2", brown_files, "tagging", "simplernn", False)
     with pytest.raises(ConfigError, match="--resume"):
         train(spec2, root=root)

@@ -106,7 +106,7 @@ def bench_export(folder: Path | str, *, model_file: str = "model.onnx", budget_s
 
     folder = Path(folder)
     info = read_json(folder / "export.json")
-    run = find_run(info, run_path)
+    run = find_run(info, run_path, folder)
     _, split = heldout_split(run)
     encoded = run.encoder.encode_all(split.tokens)
     lengths = [len(s) for s in encoded]

@@ -49,7 +49,7 @@ def check_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
     folder = Path(folder)
     info = read_json(folder / "export.json")
     task = info["task"]
-    split_name, split = heldout_split(find_run(info, run_path))
+    split_name, split = heldout_split(find_run(info, run_path, folder))
     if limit:
         split = split.head(limit)
     keep = [i for i, t in enumerate(split.tokens) if len(t) > 0]
@@ -101,7 +101,7 @@ def bench_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
 
     folder = Path(folder)
     info = read_json(folder / "export.json")
-    _, split = heldout_split(find_run(info, run_path))
+    _, split = heldout_split(find_run(info, run_path, folder))
     models = {"float32-ort-1t": ExportedModel(folder, model_file=float_file, threads=1),
               "int8-ort-1t": ExportedModel(folder, model_file=int8_file, threads=1)}
     vocab = models["float32-ort-1t"].vocab

@@ -65,7 +65,7 @@ def check_node_example(folder: Path | str, *, limit: int = 200, atol: float = 1e
     model_path = folder / "model.text.onnx"
     if not model_path.exists():
         raise RnnxError(f"{model_path} is missing; export with --text (the default)")
-    _, split = heldout_split(find_run(read_json(folder / "export.json"), run_path))
+    _, split = heldout_split(find_run(read_json(folder / "export.json"), run_path, folder))
     sentences = [t for t in split.tokens if t][:limit]
     js = run_node(model_path, sentences)
     py = TextModel(model_path).run(pad_tokens(sentences))

@@ -88,8 +88,13 @@ def heldout_split(run):
     from pipeline.data.sources import resolve
 
     cfg = run.config
-    splits = resolve(cfg["data"], fmt=cfg.get("data_format"), column=cfg.get("column", "upos"),
-                     dev=cfg.get("dev"), test=cfg.get("test"))
+    try:
+        splits = resolve(cfg["data"], fmt=cfg.get("data_format"), column=cfg.get("column", "upos"),
+                         dev=cfg.get("dev"), test=cfg.get("test"))
+    except RnnxError as exc:
+        raise RnnxError(f"the held-out data of {run.files.root} cannot be read: {exc}. Its paths (config.json) are "
+                        "as given to `rnnx train`: run from the folder it was trained in, or copy the data files "
+                        "there") from None
     name = "test" if "test" in splits else "dev"
     return name, splits[name]
 
@@ -154,7 +159,7 @@ def check_export(
 
     folder = Path(folder)
     info = read_json(folder / "export.json")
-    run, keras_fn = keras_side(info, run_path)
+    run, keras_fn = keras_side(info, run_path, folder)
     onnx_model = ExportedModel(folder, model_file=model_file)
     task = info["task"]
 

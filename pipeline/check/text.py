@@ -53,7 +53,7 @@ def check_text_model(folder: Path | str, *, text_file: str = "model.text.onnx", 
     folder = Path(folder)
     info = read_json(folder / "export.json")
     task = info["task"]
-    run = find_run(info, run_path)
+    run = find_run(info, run_path, folder)
     split_name, split = heldout_split(run)
     if limit:
         split = split.head(limit)

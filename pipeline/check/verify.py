@@ -54,7 +54,8 @@ def format_checks(reports: dict) -> str:
                 f"{name}: parity PASSED (engine {r['engine']}, atol {r['tolerance']['atol']:g})",
                 f"  held-out {h['split']}: {h['sequences']:,} sequences, {h['positions']:,} positions, "
                 f"max |diff| {h['max_abs_diff']:.2e}, label agreement {h['label_agreement'] * 100:.3f}%",
-                f"  accuracy keras {h['accuracy']['keras']:.4f}  onnxruntime {h['accuracy']['onnxruntime']:.4f}",
+                f"  accuracy keras {h['accuracy']['keras']:.4f}  onnxruntime {h['accuracy']['onnxruntime']:.4f}"
+                + ("  (dev: no test split, and early stopping used dev)" if h["split"].startswith("dev") else ""),
                 f"  random: {rnd['batches']} batches, {rnd['positions']:,} positions, "
                 f"max |diff| {rnd['max_abs_diff']:.2e}",
             ]
@@ -65,10 +66,13 @@ def format_checks(reports: dict) -> str:
                          f"label agreement {r['label_agreement'] * 100:.2f}%")
         elif "raw_text" in r:  # a raw-text classifier against the token-input text model
             j, raw = r["joined"], r["raw_text"]
+            if raw.get("measured"):
+                measured = (f"on raw text (split on spaces only) accuracy {raw['accuracy_raw_text']:.4f} vs "
+                            f"{raw['accuracy_tokenized']:.4f} tokenised")
+            else:  # user data: the untokenised texts are not known (only built-in mr keeps them)
+                measured = f"raw-text accuracy not measured ({raw.get('why', 'no raw texts')})"
             lines.append(f"{name}: PASSED against {r.get('reference')} on tokens joined by spaces "
-                         f"({j['positions']:,} texts, {j['label_mismatches']} label mismatches); on raw text "
-                         f"(split on spaces only) accuracy {raw['accuracy_raw_text']:.4f} vs "
-                         f"{raw['accuracy_tokenized']:.4f} tokenised")
+                         f"({j['positions']:,} texts, {j['label_mismatches']} label mismatches); {measured}")
         else:  # a text model against its id model
             h = r["heldout"]
             lines.append(f"{name}: PASSED against {r.get('reference')}, {h['positions']:,} positions, "

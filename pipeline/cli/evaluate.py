@@ -14,18 +14,25 @@ def configure(p) -> None:
     p.add_argument("--split", default="test", choices=list(SPLITS),
                    help="built-in split to score (ignored with --data)")
     add_data_args(p)
+    p.add_argument("--out", help="folder for eval_*.json and the confusion PNG (default evaluations/RUN_NAME; "
+                                 "the run folder itself is never written)")
     add_json(p)
 
 
 def evaluate_run(run_path, *, split: str = "test", data: str | None = None, data_format: str | None = None,
-                 column: str = "upos") -> dict:
-    """Score ``run_path`` on its ``split`` (or on the file ``data``); writes ``eval_*.json`` and a confusion PNG."""
+                 column: str = "upos", out: str | None = None) -> dict:
+    """Score ``run_path`` on its ``split`` (or on the file ``data``); writes ``eval_*.json`` and a confusion PNG
+    into ``out`` (default ``evaluations/RUN_NAME``), never into the run folder."""
+    from pathlib import Path
+
     from pipeline.artifacts import write_json
     from pipeline.data.sources import load_file, resolve
     from pipeline.train.evaluate import evaluate_model
     from pipeline.train.rundir import load_run
+    from pipeline.train.summary import DEV_ONLY_NOTE
 
     run = load_run(run_path)
+    note = ""
     if data:
         held = load_file(data, data_format, column)
         prefix = "eval_" + "".join(c if c.isalnum() else "_" for c in held.source.split("/")[-1])
@@ -34,12 +41,24 @@ def evaluate_run(run_path, *, split: str = "test", data: str | None = None, data
         splits = resolve(cfg["data"], fmt=cfg.get("data_format"), column=cfg.get("column", "upos"),
                          dev=cfg.get("dev"), test=cfg.get("test"))
         if split not in splits:
+            if split == "test" and "dev" in splits:
+                raise RnnxError(f"{run_path}: {DEV_ONLY_NOTE}; or pass --split dev")
             raise RnnxError(f"{cfg['data']} has no {split} split; give --data FILE")
         held, prefix = splits[split], f"eval_{split}"
+        if split == "dev" and "test" not in splits:
+            note = DEV_ONLY_NOTE
     if held.task != run.task:
         raise RnnxError(f"{held.source} holds {held.task} data but {run_path} is a {run.task} model")
-    report = evaluate_model(run.model, run.encoder, run.labels, held, out_dir=run.files.root, prefix=prefix)
-    write_json(run.files.root / f"{prefix}.json", report)
+    out_dir = Path(out) if out else Path("evaluations") / run.files.root.name
+    if out_dir.resolve() == run.files.root.resolve():
+        raise RnnxError(f"--out {out_dir} is the run folder; evaluations go to a folder of their own")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = evaluate_model(run.model, run.encoder, run.labels, held, out_dir=out_dir, prefix=prefix)
+    report["run"] = str(run.files.root)
+    if note:
+        report["note"] = note
+    report["written"] = str(out_dir / f"{prefix}.json")
+    write_json(out_dir / f"{prefix}.json", report)
     return report
 
 
@@ -47,8 +66,11 @@ def run(args) -> int:
     from pipeline.scoring.metrics import format_report
 
     report = evaluate_run(args.run, split=args.split, data=args.data, data_format=args.data_format,
-                          column=args.column)
-    emit(args, format_report(report), report)
+                          column=args.column, out=args.out)
+    table = format_report(report) + f"\nwritten: {report['written']}"
+    if report.get("note"):
+        table += f"\nnote: {report['note']}"
+    emit(args, table, report)
     return 0
 
 

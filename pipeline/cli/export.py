@@ -22,7 +22,8 @@ def configure(p) -> None:
     p.add_argument("--streaming", action="store_true",
                    help="also write model.stream.onnx: one chunk of tokens or frames per call, every recurrent "
                         "state in (state_in.*) and out (state_out.*); unidirectional models only")
-    p.add_argument("--force", action="store_true", help="replace an existing export folder of a .keras model")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing export folder (only one rnnx wrote, marked by .rnnx-export)")
     p.add_argument("--sample", help="a .keras model: a .npz of real inputs (one array per input name) to check on")
     add_json(p)
 
@@ -35,7 +36,7 @@ def run(args) -> int:
     if Path(args.run).suffix == ".keras":
         return run_keras_file(args)
     result = export_run(args.run, out_root=args.out, engine=args.engine, name=args.name, text=args.text,
-                        quantize=args.quantize, ort=args.ort, streaming=args.streaming)
+                        quantize=args.quantize, ort=args.ort, streaming=args.streaming, force=args.force)
     info = {"folder": str(result.folder), "engine": result.engine, "note": result.note}
     table = f"exported {result.folder}/model.onnx  (engine {result.engine})"
     if result.note:

@@ -48,7 +48,8 @@ def configure(p) -> None:
     p.add_argument("--logical-cpus", type=int, help="split the CPU into N devices (try --strategy without GPUs)")
     p.add_argument("--bucketing", action=argparse.BooleanOptionalAction, default=True,
                    help="length-bucketed batches (default) or random batches")
-    p.add_argument("--force", action="store_true", help="replace an existing saved_models/NAME")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing saved_models/NAME (only a folder rnnx wrote, marked by .rnnx-run)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from saved_models/NAME.partial")
     p.add_argument("--root", default="saved_models", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -77,7 +78,20 @@ def run(args) -> int:
     from pipeline.train.fit import train
     from pipeline.train.summary import format_run_metrics
 
-    folder = train(spec_from_args(args), root=args.root, force=args.force, resume=args.resume)
+    try:
+        folder = train(spec_from_args(args), root=args.root, force=args.force, resume=args.resume)
+    except KeyboardInterrupt:
+        import sys
+        from pathlib import Path
+
+        partial = Path(args.root) / f"{args.name}.partial"
+        if partial.is_dir():
+            print(f"rnnx train: interrupted; the epochs finished so far are kept in {partial} (no complete run "
+                  f"was written). Continue with the same command plus --resume, or start over with --force",
+                  file=sys.stderr)
+        else:
+            print("rnnx train: interrupted before the first epoch finished; nothing was kept", file=sys.stderr)
+        return 130
     metrics = read_json(folder / "metrics.json")
     if metrics.get("worker"):
         emit(args, f"worker finished {metrics.get('epochs_run', '?')} epochs; the chief writes "

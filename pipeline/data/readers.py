@@ -142,7 +142,10 @@ def _read_lines(path: Path) -> list[str]:
         raise DataError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise DataError(f"{path} is a folder; give a file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # unreadable: permissions, a device, an I/O error
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc}); check the path and its permissions") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

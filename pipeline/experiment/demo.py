@@ -55,7 +55,7 @@ def run_job(task: TaskPlan, quick: bool) -> dict:
     print(format_run_metrics(folder, metrics))
 
     _banner(f"{name}: export")
-    result = export_run(folder, quantize="int8", ort=True)
+    result = export_run(folder, quantize="int8", ort=True, force=True)
     print(f"exported {result.folder}/model.onnx (engine {result.engine}) {result.note}")
     print("  with " + ", ".join(sorted(p.name for p in result.folder.glob("model.*") if p.name != "model.onnx")))
 
@@ -126,7 +126,7 @@ def run_streaming_job(task: TaskPlan, quick: bool) -> dict:
     folder = train(spec, force=True)
     metrics = read_json(folder / "metrics.json")
     _banner(f"{name}: export with --streaming, tag token by token")
-    result = export_run(folder, streaming=True, text=False)
+    result = export_run(folder, streaming=True, text=False, force=True)
     _, split = heldout_split(load_run(folder))
     sentences = [t for t in split.tokens if t][:100 if quick else STREAM_SENTENCES]
     whole, stream = load(result.folder), TagStream(result.folder)

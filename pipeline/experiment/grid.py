@@ -174,7 +174,7 @@ def run_grid(plan: Plan, data: dict[str, TaskData], root: Path | str, *,
         task = plan.task(name)
         started = time.perf_counter()
         run_path = train_config(task, data[name], cell, bi, root, seed=plan.seed, verbose=verbose)
-        export_path = export_run(run_path, out_root=root / "export", engine="fused", text=False).folder
+        export_path = export_run(run_path, out_root=root / "export", engine="fused", text=False, force=True).folder
         row, m = measure_config(task, data[name], run_path, export_path, budget_s=plan.latency_budget_s)
         row["wall_seconds"] = round(time.perf_counter() - started, 1)
         rows.append(row)

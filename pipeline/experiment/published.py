@@ -64,7 +64,7 @@ def run_published(plan, data: dict, root: Path | str, *, log: Callable[[str], No
         started = time.perf_counter()
         run_path = train_variant(variant, task, data[variant.data], root,
                                  seed=plan.seed if variant.seed is None else variant.seed, verbose=verbose)
-        export_path = export_run(run_path, out_root=root / "export", engine="fused", text=False).folder
+        export_path = export_run(run_path, out_root=root / "export", engine="fused", text=False, force=True).folder
         try:
             parity = check_export(export_path, random_count=4)
         except ParityError:  # recorded in parity.json and reported; the experiment goes on

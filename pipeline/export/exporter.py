@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pipeline.artifacts import replace_dir, write_json
+from pipeline.artifacts import check_name, check_target, replace_dir, staging_dir, target_lock, write_json
+from pipeline.data.fetch import sha256_file
 from pipeline.errors import ConfigError, ExportError
 from pipeline.export.contract import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, finalize
 
@@ -108,12 +109,20 @@ def model_metadata(run, engine: str) -> dict[str, object]:
         "labels": run.labels.names,
         "vocab_size": run.vocab.size,
         "vocab_sha256": run.vocab.sha256(),
+        **({"chars_sha256": _chars_sha256(run)} if run.model_config.chars else {}),
         "lowercase": run.vocab.lowercase,
         "padding": "right, id 0; unknown word id 1",
         "tokenizer": tokenizer_settings(run.vocab),
         "engine": engine,
         "source_run": run.config.get("name", run.files.root.name),
     }
+
+
+def _chars_sha256(run) -> str:
+    from pipeline.artifacts import read_json
+    from pipeline.data.chars import CharVocab
+
+    return CharVocab.from_json(read_json(run.files.chars)).sha256()
 
 
 def input_specs(cfg) -> list[dict]:
@@ -140,6 +149,8 @@ def output_specs(cfg) -> list[dict]:
 
 
 STREAM_FILE = "model.stream.onnx"
+#: files beside model.onnx that the model reads through; bound to it by checksum (export.json, ONNX metadata)
+DEPENDENT_FILES = ("vocab.json", "labels.json", "chars.json")
 
 
 def _stream_model(run):
@@ -163,19 +174,37 @@ def stream_spec(proto) -> dict:
 
 def export_run(
     run_path: Path | str, *, out_root: Path | str = "export", engine: str = "auto", name: str | None = None,
-    force: bool = True, text: bool = True, quantize: str | None = None, ort: bool = False, streaming: bool = False,
+    force: bool = False, text: bool = True, quantize: str | None = None, ort: bool = False, streaming: bool = False,
 ) -> ExportResult:
     """Export a run; ``text``/``quantize``/``ort`` add the deployment variants
     (:mod:`pipeline.export.deploy`) before the folder is moved into place; ``streaming``
     adds ``model.stream.onnx`` (one chunk of tokens per call, recurrent state in and out;
-    :mod:`pipeline.export.fused.streaming`)."""
+    :mod:`pipeline.export.fused.streaming`).
+
+    ``out_root/name`` is written only when it is new, or an rnnx export (its
+    ``.rnnx-export`` marker) and ``force`` is given; one process at a time writes it.
+    """
     from pipeline.train.rundir import load_run
 
     run = load_run(run_path)
-    name = name or run.files.root.name
-    final = Path(out_root) / name
-    if final.exists() and not force:
-        raise ConfigError(f"{final} exists; pass --force to replace it")
+    name = check_name(name or run.files.root.name)
+    final = check_target(Path(out_root) / name, "export", force)
+    with target_lock(final):
+        check_target(final, "export", force)
+        staging = staging_dir(final, "export")
+        try:
+            chosen, note = _export_into(staging, run, name, engine=engine, text=text, quantize=quantize, ort=ort,
+                                        streaming=streaming)
+            replace_dir(staging, final, kind="export", force=force)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+    return ExportResult(final, chosen, note)
+
+
+def _export_into(staging: Path, run, name: str, *, engine: str, text: bool, quantize, ort: bool,
+                 streaming: bool) -> tuple[str, str]:
+    """Write every file of the export of ``run`` into ``staging``; the engine used and its note."""
     structured = _structured(run.model_config)
     if structured and (quantize or ort):
         raise ConfigError(f"{run.files.root} has {structured}: --quantize and --ort are not available for such "
@@ -191,10 +220,6 @@ def export_run(
     proto = ENGINES[chosen](run)
     finalize(proto, model_metadata(run, chosen))
 
-    staging = final.with_name(final.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
     import onnx
 
     onnx.save(proto, staging / "model.onnx")  # the whole staging folder is renamed into place at the end
@@ -206,7 +231,8 @@ def export_run(
         shutil.copy2(run.files.chars, staging / "chars.json")
     write_json(staging / "export.json", {
         "name": name,
-        "source_run": str(run.files.root.resolve()),
+        "source_run": _relative(run.files.root, staging),
+        "source_run_name": run.files.root.name,
         "task": run.task,
         "model": run.model_config.to_json(),
         "engine": chosen,
@@ -223,11 +249,22 @@ def export_run(
         "streaming": stream_spec(stream) if stream is not None else None,
         "data": {k: run.config.get(k) for k in ("data", "data_format", "column", "test")},
         "tokenizer": tokenizer_settings(run.vocab),
+        "files_sha256": {f: sha256_file(staging / f) for f in DEPENDENT_FILES if (staging / f).exists()},
     })
     from pipeline.export.deploy import add_deploy_artifacts
     from pipeline.export.modelcard import write_model_card
 
     add_deploy_artifacts(staging, text=text, quantize=quantize, ort=ort)
     write_model_card(staging)
-    replace_dir(staging, final)
-    return ExportResult(final, chosen, note)
+    return chosen, note
+
+
+def _relative(run_root: Path, staging: Path) -> str:
+    """The run folder as seen from the export folder (it sits where ``staging`` sits), so a copied pair of
+    folders still finds each other; an absolute path where no relative one exists."""
+    import os
+
+    try:
+        return os.path.relpath(run_root.resolve(), staging.parent.resolve() / "_")
+    except ValueError:  # another drive (Windows)
+        return str(run_root.resolve())

@@ -73,15 +73,9 @@ def tensor_specs(proto) -> tuple[list[dict], list[dict]]:
 
 
 def _target(out_root: Path, name: str, force: bool) -> Path:
-    if not name or Path(name).name != name or name in (".", ".."):
-        raise ConfigError(f"--name {name!r} must be a plain folder name (no '/' or '..')")
-    final = out_root / name
-    if final.exists():
-        if not (final / "export.json").is_file():
-            raise ConfigError(f"{final} exists and is not an rnnx export folder; choose another --name or --out")
-        if not force:
-            raise ConfigError(f"{final} exists; pass --force to replace it")
-    return final
+    from pipeline.artifacts import check_name, check_target
+
+    return check_target(out_root / check_name(name), "export", force)
 
 
 def _card(info: dict) -> str:

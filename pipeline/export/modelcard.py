@@ -92,7 +92,7 @@ def _model_section(info: dict) -> list[str]:
     task_line = ("one label per token (sequence tagging)" if info["task"] == "tagging"
                  else "one label per text (classification)")
     return [f"**{title}**: {task_line}.", "",
-            f"Exported by rnnx from `{info.get('source_run', '?')}` with the `{info.get('engine', '?')}` engine.", ""]
+            f"Exported by rnnx from `{info.get('source_run_name') or info.get('source_run', '?')}` with the `{info.get('engine', '?')}` engine.", ""]
 
 
 def _data_section(info: dict, parity: dict) -> list[str]:

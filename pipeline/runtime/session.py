@@ -48,6 +48,35 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def check_bound_files(model_path: Path, meta: dict, vocab: Vocabulary, labels: Labels,
+                      chars: CharVocab | None = None) -> None:
+    """Refuse a ``vocab.json``/``labels.json``/``chars.json`` that is not the one ``model_path`` was exported with.
+
+    The export writes each file's checksum (or the labels themselves) into the ONNX
+    model's metadata; a file copied from another export would give wrong answers
+    without an error, so it is an error here.
+    """
+    folder = model_path.parent
+    problems = []
+    if meta.get("vocab_sha256") and meta["vocab_sha256"] != vocab.sha256():
+        problems.append(f"{folder / 'vocab.json'} (sha256 {vocab.sha256()[:12]}..., the model expects "
+                        f"{meta['vocab_sha256'][:12]}...)")
+    if meta.get("labels"):
+        try:
+            expected = json.loads(meta["labels"])
+        except ValueError:
+            expected = None
+        if isinstance(expected, list) and expected != labels.names:
+            problems.append(f"{folder / 'labels.json'} ({len(labels.names)} labels {labels.names[:4]}..., the model "
+                            f"expects {len(expected)} labels {expected[:4]}...)")
+    if chars is not None and meta.get("chars_sha256") and meta["chars_sha256"] != chars.sha256():
+        problems.append(f"{folder / 'chars.json'} (sha256 {chars.sha256()[:12]}..., the model expects "
+                        f"{meta['chars_sha256'][:12]}...)")
+    if problems:
+        raise RnnxError(f"{'; '.join(problems)}: not the file{'s' if len(problems) > 1 else ''} {model_path.name} "
+                        "was exported with; copy the export folder whole, or export the run again")
+
+
 class ExportedModel:
     """An exported rnnx model: its session, vocabulary and labels."""
 
@@ -70,6 +99,8 @@ class ExportedModel:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.has_tags = "tags" in self.output_names  # a CRF tagger: the graph decodes the best tag sequence
+        check_bound_files(self.model_path, self.session.get_modelmeta().custom_metadata_map, self.vocab,
+                          self.labels, chars)
 
     @classmethod
     def load(cls, folder: Path | str, **kwargs) -> "ExportedModel":

@@ -2,8 +2,10 @@
 
 What a run does, in order:
 
-1. refuse to overwrite ``saved_models/NAME`` unless ``force``; continue
-   ``saved_models/NAME.partial`` when ``resume`` (Keras ``BackupAndRestore``);
+1. refuse to overwrite ``saved_models/NAME`` unless ``force`` (and only an rnnx
+   run, marked by ``.rnnx-run``); continue ``saved_models/NAME.partial`` when
+   ``resume`` and it was started with the same data and settings (Keras
+   ``BackupAndRestore``); a failure before the first epoch leaves nothing behind;
 2. build the vocabulary (``min_freq``, ``lowercase``) and the label set from the
    training split;
 3. ``model.fit`` (under ``--strategy multiworker``:
@@ -29,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.artifacts import replace_dir, write_json
+from pipeline.artifacts import (MARKERS, check_name, check_target, is_owned, remove_owned, replace_dir, target_lock,
+                                write_json, write_marker)
 from pipeline.data.chars import CharVocab
 from pipeline.data.corpus import Split
 from pipeline.data.features import Encoder
@@ -111,25 +114,116 @@ def run_spec(name: str, data: str, *, data_format: str | None = None, column: st
     )
 
 
-def _prepare_folder(spec: RunSpec, root: Path, force: bool, resume: bool) -> tuple[Path, Path, bool]:
+def _prepare_folder(spec: RunSpec, root: Path, force: bool, resume: bool) -> tuple[Path, Path, bool, bool]:
+    """``(final, staging, resuming, created)``: where the run goes, where it is written, whether an interrupted
+    run is continued, and whether ``staging`` was made now (it is removed again if training fails before any
+    progress was saved).
+
+    Only folders that carry rnnx's ``.rnnx-run`` marker are ever replaced or deleted.
+    """
     final = root / spec.name
     staging = root / f"{spec.name}.partial"
-    if final.exists() and not force and not resume:
-        raise ConfigError(f"{final} already exists; pass --force to replace it or choose another --name")
+    if final.exists():  # replaced at the end: only with --force (or when resuming the run that replaces it)
+        check_target(final, "run", force or (resume and staging.exists()))
     if final.exists() and resume and not staging.exists():
         raise ConfigError(f"{final} is a finished run; nothing to resume (pass --force to train it again)")
     resuming = False
     if staging.exists():
+        if not is_owned(staging, "run"):
+            raise ConfigError(f"{staging} exists and is not an rnnx run (no {MARKERS['run']} marker); rnnx does not "
+                              "write into or delete folders it did not make. Move it away or choose another --name")
         if resume:
             resuming = (staging / "vocab.json").exists()
         elif force:
-            shutil.rmtree(staging)
+            remove_owned(staging, "run")
         else:
             raise ConfigError(
-                f"{staging} holds an interrupted run; pass --resume to continue it or --force to start over"
+                f"{staging} holds an interrupted run; pass --resume to continue it (with the same options) or "
+                "--force to start over"
             )
+    created = not staging.exists()
     staging.mkdir(parents=True, exist_ok=True)
-    return final, staging, resuming
+    if created:
+        write_marker(staging, "run", name=spec.name)
+    return final, staging, resuming, created
+
+
+#: options that may change when an interrupted run is resumed; everything else must match
+RESUMABLE_CHANGES = ("epochs", "patience", "verbose")
+
+
+def data_fingerprints(spec: RunSpec) -> dict[str, str | None]:
+    """What ``--data``/``--dev``/``--test`` held: a file's sha256, a streamed corpus's file names and sizes,
+    a built-in dataset's archive checksum. A resumed run must be fed the same."""
+    import hashlib
+
+    from pipeline.data.fetch import sha256_file
+    from pipeline.data.sources import is_builtin
+    from pipeline.data.stream import corpus_files
+
+    def one(value):
+        if value is None:
+            return None
+        if is_builtin(value):
+            from pipeline.data.datasets import DATASETS
+
+            return f"{value}:{DATASETS[value].archive_sha256}"
+        files = corpus_files(value)
+        if files:
+            listing = "\n".join(f"{p.name}\t{p.stat().st_size}" for p in files)
+            return "files:" + hashlib.sha256(listing.encode("utf-8")).hexdigest()
+        path = Path(value)
+        return sha256_file(path) if path.is_file() else None
+
+    return {"data": one(spec.data), "dev": one(spec.dev), "test": one(spec.test)}
+
+
+def _resume_differences(old: dict, new: dict) -> list[str]:
+    """What differs between the config an interrupted run was started with and the new one."""
+    out = []
+    for key, flag in (("data", "--data"), ("dev", "--dev"), ("test", "--test")):
+        was, now = (old.get("data_sha256") or {}).get(key), new["data_sha256"].get(key)
+        if "data_sha256" not in old:  # a run from before fingerprints: compare the names
+            was, now = old.get(key), new.get(key)
+        if was != now:
+            out.append(f"{flag} {new.get(key) or '(none)'} is not the data it was started on "
+                       f"({old.get(key) or '(none)'}{', since changed' if old.get(key) == new.get(key) else ''})")
+    for key in ("data_format", "column"):
+        if old.get(key) != new.get(key):
+            out.append(f"{key} {new.get(key)!r} (was {old.get(key)!r})")
+    derived = ("vocab_size", "num_labels", "num_chars")
+    old_model = {k: v for k, v in (old.get("model") or {}).items() if k not in derived}
+    new_model = {k: v for k, v in new["model"].items() if k not in derived}
+    for key in sorted(set(old_model) | set(new_model)):
+        if old_model.get(key) != new_model.get(key):
+            out.append(f"--{key.replace('_', '-')} {new_model.get(key)!r} (was {old_model.get(key)!r})")
+    old_opts, new_opts = old.get("options") or {}, new["options"]
+    for key in sorted(set(old_opts) | set(new_opts)):
+        if key not in RESUMABLE_CHANGES and old_opts.get(key) != new_opts.get(key):
+            out.append(f"{key} {new_opts.get(key)!r} (was {old_opts.get(key)!r})")
+    return out
+
+
+def _check_resume(staging: Path, config: dict) -> None:
+    """``--resume`` continues only the same run: same data, model and training options (epochs and patience
+    may change); a :class:`ConfigError` naming every difference otherwise."""
+    from pipeline.artifacts import read_json
+
+    path = staging / "config.json"
+    if not path.exists():
+        raise ConfigError(f"{staging} has no config.json: what it was started with is unknown, so it cannot be "
+                          "resumed safely; pass --force to start over")
+    diffs = _resume_differences(read_json(path), config)
+    if diffs:
+        raise ConfigError(f"--resume: {staging} was started with other settings: {'; '.join(diffs)}. Resume it "
+                          "with the options it was started with, or pass --force to start over")
+
+
+def _has_progress(files: RunFiles) -> bool:
+    """Whether an interrupted run in ``files`` has anything to resume from (a finished epoch)."""
+    if files.backup.is_dir() and any(files.backup.iterdir()):
+        return True
+    return files.history_csv.exists() and bool(_read_history(files.history_csv).get("loss"))
 
 
 def _callbacks(keras, files: RunFiles, opts: TrainOptions, resuming: bool):
@@ -168,16 +262,26 @@ def _read_history(path: Path) -> dict[str, list[float]]:
 
 
 def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = False, resume: bool = False) -> Path:
-    """Train ``spec`` and return the finished run folder."""
-    from pipeline.keras_env import device_summary, import_keras
-    from pipeline.train.inputs import encode_targets, make_dataset, training_data
+    """Train ``spec`` and return the finished run folder.
 
+    ``root/NAME`` is written only when new, or an rnnx run replaced with ``force``;
+    one process at a time writes it. ``resume`` continues ``root/NAME.partial``
+    only when it was started with the same data and settings.
+    """
+    from pipeline.keras_env import import_keras
+    from pipeline.train.inputs import training_data
+
+    check_name(spec.name)
     opts = spec.options
     root = Path(root)
     data = training_data(spec)
     if data.task != spec.model.task:
         raise ConfigError(f"--data {spec.data} holds {data.task} data but --task is {spec.model.task}")
-    splits = data.splits
+    vocab, labels = data.vocabularies(opts)
+    if labels.size < 2:
+        what = "class" if data.task == "classification" else "tag"
+        raise ConfigError(f"--data {spec.data}: the training data has only one {what} ({', '.join(labels.names)}); "
+                          f"a model needs at least two {what}{'es' if what == 'class' else 's'} to learn anything")
 
     keras = import_keras()
     from pipeline.train.distribute import make_distribution
@@ -185,35 +289,40 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
     dist = make_distribution(opts.strategy, opts.logical_cpus)
     if not dist.chief:  # multi-worker: only the chief keeps a run; the others write into a temporary folder
         root = _worker_root()
-    final, staging, resuming = _prepare_folder(spec, root, force, resume)
-    files = RunFiles(staging)
+    with target_lock(root / spec.name):
+        final, staging, resuming, created = _prepare_folder(spec, root, force, resume)
+        files = RunFiles(staging)
+        try:
+            _train_in(spec, data, vocab, labels, keras, dist, files, resuming)
+        except BaseException:
+            if created and not _has_progress(files):
+                shutil.rmtree(staging, ignore_errors=True)  # nothing to resume: leave nothing behind
+            raise
+        if not dist.chief:
+            return files.root
+        replace_dir(staging, final, kind="run", force=True)  # --force (or --resume) was checked above
+    return final
+
+
+def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dist, files: RunFiles,
+              resuming: bool) -> None:
+    """Everything a run writes, into its staging folder ``files``."""
+    from pipeline.artifacts import read_json
+    from pipeline.data.fetch import sha256_file
+    from pipeline.keras_env import device_summary
+    from pipeline.train.inputs import encode_targets, make_dataset
+
+    opts = spec.options
+    staging = files.root
+    splits = data.splits
     if resuming and dist.name != "multiworker" and (files.backup / "loop_state.npz").exists():
         raise ConfigError(f"{staging} was started with --strategy multiworker; resume it with the same strategy "
                           "(and TF_CONFIG), or pass --force to start over")
-    keras.utils.set_random_seed(opts.seed)
-    if opts.mixed_precision:
-        keras.mixed_precision.set_global_policy(f"mixed_{opts.mixed_precision}")
-
     if spec.model.chars or spec.model.crf:
         _check_supported(spec, data, dist)
-    if resuming:
-        from pipeline.artifacts import read_json
-
-        vocab = Vocabulary.from_json(read_json(files.vocab))
-        labels = Labels.from_json(read_json(files.labels))
-        chars = CharVocab.from_json(read_json(files.chars)) if spec.model.chars else None
-    else:
-        vocab, labels = data.vocabularies(opts)
-        chars = CharVocab.build(data.train.tokens) if spec.model.chars else None
-        write_json(files.vocab, vocab.to_json())
-        write_json(files.labels, labels.to_json())
-        if chars is not None:
-            write_json(files.chars, chars.to_json())
-    encoder = Encoder(vocab, chars)
-
+    chars = CharVocab.build(data.train.tokens) if spec.model.chars else None
     cfg = ModelConfig.from_json({**spec.model.to_json(), "vocab_size": vocab.size, "num_labels": labels.size,
                                  "num_chars": chars.size if chars else 0})
-    dev_split = _known_labels_only(splits["dev"], labels)
     config = {
         "name": spec.name,
         "data": spec.data,
@@ -221,14 +330,38 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
         "column": spec.column,
         "dev": spec.dev,
         "test": spec.test,
+        "data_sha256": data_fingerprints(spec),
         "model": cfg.to_json(),
         "options": asdict(opts),
+    }
+    if resuming:
+        _check_resume(staging, config)
+        saved = Vocabulary.from_json(read_json(files.vocab)), Labels.from_json(read_json(files.labels))
+        if saved[0].sha256() != vocab.sha256() or saved[1].names != labels.names:
+            raise ConfigError(f"--resume: the vocabulary or labels built from --data {spec.data} differ from those "
+                              f"{staging} was started with; resume with the same data, or pass --force")
+        if chars is not None:
+            chars = CharVocab.from_json(read_json(files.chars))
+    else:
+        write_json(files.vocab, vocab.to_json())
+        write_json(files.labels, labels.to_json())
+        if chars is not None:
+            write_json(files.chars, chars.to_json())
+    keras.utils.set_random_seed(opts.seed)
+    if opts.mixed_precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{opts.mixed_precision}")
+    encoder = Encoder(vocab, chars)
+
+    dev_split = _known_labels_only(splits["dev"], labels)
+    config.update({
         "sizes": {"train": data.size(), **{k: {"sequences": len(v), "tokens": v.num_tokens}
                                            for k, v in splits.items() if k != "train"}},
         "versions": _versions(keras),
         "device": device_summary(),
         "strategy": {"name": dist.name, "replicas": dist.replicas},
-    }
+        # the files the model reads through, bound to it: load_run refuses a file swapped in from another run
+        "files_sha256": {p.name: sha256_file(p) for p in (files.vocab, files.labels, files.chars) if p.exists()},
+    })
     write_json(files.config, config)
 
     from pipeline.models.builders import build_model
@@ -249,7 +382,7 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
               f"{len(dev_split):,} dev), "
               f"{model.count_params():,} parameters, {device_summary()}, strategy {dist.name} "
               f"({dist.replicas} replica{'s' if dist.replicas > 1 else ''})")
-    started = time.perf_counter()
+    timer = _EpochTimer(files, resuming)
     if dist.name == "multiworker":  # model.fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585)
         from pipeline.train.loop import fit_distributed
 
@@ -263,22 +396,39 @@ def train(spec: RunSpec, *, root: Path | str = "saved_models", force: bool = Fal
             validation_data=dev_ds,
             epochs=opts.epochs,
             steps_per_epoch=steps,
-            callbacks=_callbacks(keras, files, opts, resuming),
+            callbacks=[timer.callback(keras)] + _callbacks(keras, files, opts, resuming),
             shuffle=False,  # the batches are shuffled and length-bucketed by make_dataset
             verbose=opts.verbose,
         )
-    seconds = time.perf_counter() - started
+    seconds = timer.total()
     if not files.history_csv.exists() or not _read_history(files.history_csv).get("loss"):
         raise RnnxError("training stopped before finishing one epoch (NaN loss?); lower --lr and try again")
     history = _read_history(files.history_csv)
     if any(not np.isfinite(v) for v in history["loss"]):
         raise RnnxError(f"training produced a NaN/inf loss; lower --lr (now {opts.learning_rate}) and try again")
     if not dist.chief:
-        return _finish_worker(files, seconds, history, dist)
-
+        _finish_worker(files, seconds, history, dist)
+        return
     _save_run(model, cfg, opts, files, history, seconds, encoder, labels, splits, spec.name)
-    replace_dir(staging, final)
-    return final
+
+
+class _EpochTimer:
+    """Training time across interruptions: the seconds of the epochs before a ``--resume`` are kept in
+    ``timing.json`` (written at every epoch end) and added to the time since."""
+
+    def __init__(self, files: RunFiles, resuming: bool):
+        from pipeline.artifacts import read_json
+
+        self.path = files.root / "timing.json"
+        self.before = float(read_json(self.path).get("train_seconds", 0.0)) if resuming and self.path.exists() else 0.0
+        self.started = time.perf_counter()
+
+    def total(self) -> float:
+        return self.before + time.perf_counter() - self.started
+
+    def callback(self, keras):
+        return keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs=None: write_json(self.path, {"train_seconds": round(self.total(), 3)}))
 
 
 def _save_run(model, cfg: ModelConfig, opts: TrainOptions, files: RunFiles, history: dict, seconds: float,
@@ -304,6 +454,10 @@ def _save_run(model, cfg: ModelConfig, opts: TrainOptions, files: RunFiles, hist
         if split_name in splits:
             metrics[split_name] = evaluate_model(model, encoder, labels, splits[split_name], out_dir=files.root,
                                                  prefix=split_name)
+    if "test" not in splits:
+        from pipeline.train.summary import DEV_ONLY_NOTE
+
+        metrics["note"] = DEV_ONLY_NOTE
     write_json(files.metrics, metrics)
 
 

@@ -80,6 +80,23 @@ class Run:
         return self._model
 
 
+def check_files(files: RunFiles, config: dict) -> None:
+    """Refuse a vocabulary, label or character file that is not the one the run was trained with.
+
+    Training records each file's sha256 in ``config.json`` (``files_sha256``); a file
+    copied in from another run would be used silently otherwise.
+    """
+    from pipeline.data.fetch import sha256_file
+
+    for name, expected in (config.get("files_sha256") or {}).items():
+        path = files.root / name
+        if not path.exists():
+            raise RnnxError(f"{path} is missing: {files.root} is not a complete rnnx run")
+        if sha256_file(path) != expected:
+            raise RnnxError(f"{path} is not the file this model was trained with (sha256 differs from "
+                            f"config.json's files_sha256); restore it, or train the run again")
+
+
 def load_run(path: Path | str) -> Run:
     """Open a complete run folder (raises a clear error for anything else)."""
     files = RunFiles(path)
@@ -90,6 +107,7 @@ def load_run(path: Path | str) -> Run:
         hint = f" (an interrupted run is in {partial}; resume it with `rnnx train --resume`)" if partial.exists() else ""
         raise RnnxError(f"{files.root} has no model.keras: it is not a complete rnnx run{hint}")
     config = read_json(files.config)
+    check_files(files, config)
     return Run(
         files=files,
         config=config,

@@ -25,4 +25,11 @@ def format_run_metrics(folder, metrics: dict) -> str:
             if m.get("entities"):
                 extra += f"  entity-F1 {m['entities']['f1']:.4f}"
             lines.append(f"  {split:<5} accuracy {m['accuracy']:.4f}{extra}")
+    if "dev" in metrics and "test" not in metrics:
+        lines.append(f"  note: {metrics.get('note') or DEV_ONLY_NOTE}")
     return "\n".join(lines)
+
+
+#: printed (and kept in metrics.json) when a run has no test split
+DEV_ONLY_NOTE = ("no test split (trained without --test): the dev score is the only held-out score, and early "
+                 "stopping chose the epoch on it, so it is optimistic; give --test FILE for an unbiased score")
