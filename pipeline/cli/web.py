@@ -38,5 +38,5 @@ def run(args) -> int:
 
 
 register(Command("web", "serve a browser page that tags text as you type (onnxruntime-web)",
-                 "rnnx export saved_models/pos --quantize int8 --ort && rnnx web export/pos --port 8000",
+                 "rnnx web export/pos --port 8000   (after: rnnx export saved_models/pos --quantize int8)",
                  configure, run))
