@@ -91,7 +91,7 @@ def package_versions(names) -> dict[str, str]:
 
 #: the marker file that makes a folder rnnx's own, per kind of folder
 MARKERS = {"run": ".rnnx-run", "export": ".rnnx-export"}
-_WHAT = {"run": "an rnnx run", "export": "an rnnx export"}
+_WHAT = {"run": "an rnnx run folder", "export": "an rnnx export folder"}
 
 
 def check_name(name: str, flag: str = "--name") -> str:
@@ -213,7 +213,7 @@ def replace_dir(staging: Path, target: Path, *, kind: str | None = None, force: 
     """
     staging, target = Path(staging), Path(target)
     kind = kind or _kind_of(staging)
-    if not is_owned(staging, kind):
+    if not (staging / MARKERS[kind]).is_file():
         write_marker(staging, kind, name=target.name)
     check_target(target, kind, force)
     old = None
@@ -228,8 +228,8 @@ def replace_dir(staging: Path, target: Path, *, kind: str | None = None, force: 
 
 
 def _kind_of(staging: Path) -> str:
-    for kind in MARKERS:
-        if is_owned(staging, kind):
+    for kind, marker in MARKERS.items():
+        if (staging / marker).is_file():
             return kind
     if (staging / "export.json").is_file():
         return "export"

@@ -302,3 +302,45 @@ def test_tensorflow_start_up_lines_are_hidden_unless_verbose(tmp_path):
     assert "absl::InitializeLog" not in quiet.stderr and "oneDNN" not in quiet.stderr
     assert "cuda drivers" not in quiet.stderr
     assert quiet.stderr.strip() == ""
+
+
+def test_keras_file_exports_carry_the_marker_and_keep_foreign_folders(tmp_path):
+    import keras
+
+    from pipeline.errors import ConfigError
+    from pipeline.export.keras_file import export_keras_file
+
+    x = keras.Input((None, 3), name="x")
+    keras.Model(x, keras.layers.GRU(2)(x)).save(tmp_path / "m.keras")
+    folder = export_keras_file(tmp_path / "m.keras", out_root=tmp_path / "export").folder
+    assert (folder / ".rnnx-export").is_file()
+    with pytest.raises(ConfigError, match="--force"):
+        export_keras_file(tmp_path / "m.keras", out_root=tmp_path / "export")
+    assert export_keras_file(tmp_path / "m.keras", out_root=tmp_path / "export", force=True).folder == folder
+    foreign = tmp_path / "export" / "n.partial"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    with pytest.raises(ConfigError, match="did not write"):
+        export_keras_file(tmp_path / "m.keras", out_root=tmp_path / "export", name="n")
+    assert (foreign / "notes.txt").exists()
+
+
+def test_replace_dir_is_the_one_way_folders_are_replaced(tmp_path):
+    from pipeline.artifacts import is_owned, replace_dir, staging_dir
+    from pipeline.errors import ConfigError
+
+    target = tmp_path / "x"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    staging = staging_dir(target, "export")
+    with pytest.raises(ConfigError, match="not an rnnx export folder"):
+        replace_dir(staging, target, kind="export", force=True)
+    assert (target / "notes.txt").exists()
+    shutil.rmtree(target)
+    replace_dir(staging, target, kind="export", force=False)  # new: no --force needed
+    assert is_owned(target, "export") and not is_owned(target, "run")
+    again = staging_dir(target, "export")
+    with pytest.raises(ConfigError, match="--force"):
+        replace_dir(again, target, kind="export", force=False)
+    replace_dir(again, target, kind="export", force=True)
+    assert not again.exists() and not (tmp_path / ".x.old").exists()

@@ -73,9 +73,18 @@ def tensor_specs(proto) -> tuple[list[dict], list[dict]]:
 
 
 def _target(out_root: Path, name: str, force: bool) -> Path:
+    """``out_root/name`` if rnnx may write it (new, or an rnnx export and ``force``); its ``NAME.partial``
+    staging folder, deleted before the export, must hold nothing but what an interrupted export leaves."""
     from pipeline.artifacts import check_name, check_target
 
-    return check_target(out_root / check_name(name), "export", force)
+    final = check_target(out_root / check_name(name), "export", force)
+    staging = final.with_name(final.name + ".partial")
+    ours = {"model.onnx", STREAM_FILE, "export.json", "README.md", ".rnnx-export"}
+    if staging.is_symlink() or (staging.exists() and (not staging.is_dir()
+                                                      or any(p.name not in ours for p in staging.iterdir()))):
+        raise ConfigError(f"{staging} exists and holds files rnnx did not write; move it away or choose another "
+                          "--name")
+    return final
 
 
 def _card(info: dict) -> str:
