@@ -215,3 +215,13 @@ def test_extra_integer_inputs_keep_their_names_and_ids_comes_first():
     got = ort.InferenceSession(proto.SerializeToString()).run(None, feeds)[0]
     want = model({"ids": feeds["ids"], "tags": feeds["tags"]})
     assert np.abs(got - np.asarray(want)).max() < 1e-5
+
+
+def test_output_names_stay_unique_when_layer_names_look_like_suffixes():
+    """Two return_state LSTMs named lstm and lstm_1: six outputs, six distinct names, no collision."""
+    x = keras.Input((None, 3), name="x")
+    a = keras.layers.LSTM(2, return_state=True, name="lstm")(x)
+    b = keras.layers.LSTM(2, return_state=True, name="lstm_1")(x)
+    proto = to_onnx(keras.Model(x, [*a, *b]))
+    names = [o.name for o in proto.graph.output]
+    assert len(set(names)) == 6 and names[0] == "lstm" and names[3] == "lstm_1"

@@ -120,7 +120,7 @@ def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = 
     else:
         values, graph_inputs = _keras_inputs(ctx, functional)
         out_names = keras_output_names(model, functional)
-    out_names = [g.reserve(n) for n in out_names]
+    out_names = [g.fresh(n) if n in g.root._used else g.reserve(n) for n in out_names]  # never an input's name
     convert_graph(ctx, functional, values)
     finals = [_output_value(ctx, kt, values, zero_padding=io == "rnnx") for kt in functional.outputs]
     outputs = []
@@ -206,11 +206,18 @@ def _keras_inputs(ctx: Context, functional):
 
 
 def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
+    """``names`` with repeats suffixed ``_1``, ``_2``, ... never colliding with another name.
+
+    >>> _unique(["lstm", "lstm", "lstm_1", "gru"])
+    ['lstm', 'lstm_2', 'lstm_1', 'gru']
+    """
+    taken, out = set(names), []
     for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}_{seen[n] - 1}")
+        name, k = n, 0
+        while name in out or (name != n and name in taken):
+            k += 1
+            name = f"{n}_{k}"
+        out.append(name)
     return out
 
 
