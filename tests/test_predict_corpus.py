@@ -202,7 +202,6 @@ def test_stream_equals_one_batch_and_workers_equal_one_process(tagger, brown_fil
     import pipeline.runtime.corpus as corpus
 
     monkeypatch.setattr(corpus, "CHUNK_LINES", 7)  # many small chunks: order across chunk boundaries
-    monkeypatch.setattr(corpus.iter_chunks, "__kwdefaults__", {"max_lines": 7, "max_chars": 1 << 19})
     out_gz = tmp_path / "pred.txt.gz"
     code, _, err = predict(capsys, tagger, "--input", src, "--output", out_gz, "--threads", "1")
     assert code == 0, err

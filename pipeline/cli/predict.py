@@ -124,6 +124,9 @@ def _input(args) -> int:
         raise RnnxError("give texts on the command line or --input FILE, not both")
     if args.workers < 1:
         raise RnnxError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers > 1 and args.threads not in (None, 1):
+        raise RnnxError("--workers runs one ONNX Runtime thread per process; give --threads for one process or "
+                        "--workers N, not both")
     if args.batch_size < 1:
         raise RnnxError(f"--batch-size must be >= 1, got {args.batch_size}")
     _check_export(args.export)
@@ -158,7 +161,11 @@ def _cluster(args, files, out) -> int:
         raise RnnxError("--cluster writes to a file: give --output (on storage every worker can reach)")
     if args.json:
         raise RnnxError("--cluster writes the input's format; --json is for one machine")
+    import time
+
+    t0 = time.perf_counter()
     client = connect(args.cluster, workers=args.workers)
+    started = time.perf_counter() - t0
     try:
         stats = predict_files(client, args.export, files, out, fmt=args.data_format, column=args.column,
                               encoding=args.encoding, batch_size=args.batch_size)
@@ -167,6 +174,11 @@ def _cluster(args, files, out) -> int:
         client.close()
         if cluster is not None:
             cluster.close()
+    if args.progress:
+        rate = stats["tokens"] / stats["seconds"] if stats["seconds"] else 0.0
+        print(f"rnnx predict: {stats['records']:,} texts, {stats['tokens']:,} tokens in {stats['seconds']:.2f} s "
+              f"({rate:,.0f} tokens/s) on {stats['workers']} Dask workers, {stats['partitions']} partitions; "
+              f"cluster start {started:.2f} s", file=sys.stderr)
     if stats["replaced_gold"]:
         print("rnnx predict: note: the input had gold tags/labels; the output's are the predictions",
               file=sys.stderr)

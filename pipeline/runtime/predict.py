@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.runtime import corpus
 from pipeline.runtime.corpus import Chunk, detect_input_format, iter_chunks, predict_chunk
 
 
@@ -63,11 +64,12 @@ class Progress:
             self.stream.flush()
 
 
-def iter_input_chunks(files: list[Path], *, fmt: str | None, encoding: str, stats: Stats) -> Iterator[Chunk]:
+def iter_input_chunks(files: list[Path], *, fmt: str | None, encoding: str, stats: Stats,
+                      max_lines: int | None = None) -> Iterator[Chunk]:
     for path in files:
         stats.files += 1
         f = detect_input_format(path, fmt, encoding)
-        yield from iter_chunks(path, f, encoding)
+        yield from iter_chunks(path, f, encoding, max_lines=max_lines or corpus.CHUNK_LINES)
 
 
 class _JsonWriter:
@@ -101,7 +103,9 @@ def predict_stream(export, files: list[Path], out, *, fmt: str | None = None, co
     progress = progress or Progress(enabled=False)
     writer = _JsonWriter(out, json_items)
     t0 = time.perf_counter()
-    chunks = iter_input_chunks(files, fmt=fmt, encoding=encoding, stats=stats)
+    # workers get smaller chunks (a quarter: 1,024 lines), so a few thousand lines already keep them all busy
+    max_lines = corpus.CHUNK_LINES if workers == 1 else max(1, corpus.CHUNK_LINES // 4)
+    chunks = iter_input_chunks(files, fmt=fmt, encoding=encoding, stats=stats, max_lines=max_lines)
     if workers > 1:
         from pipeline.runtime.workers import map_chunks
 
