@@ -35,7 +35,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -101,13 +100,9 @@ def matvec_gflops(calls: int) -> float:
 
 
 def median_seconds(fn, calls: int) -> float:
-    fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    from pipeline.check.bench import median_ms
+
+    return median_ms(fn, calls) / 1e3
 
 
 def measure(task: str, cell: str, *, calls: int, rounds: int, matvec: float) -> list[dict]:

@@ -54,6 +54,15 @@ def time_calls(fn: Callable[[], object], *, warmup: int = 3, min_calls: int = 10
     return np.asarray(times)
 
 
+def median_ms(fn: Callable[[], object], calls: int = 200) -> float:
+    """Median wall time of ``calls`` calls of ``fn`` after one warm-up call, in milliseconds.
+
+    >>> median_ms(lambda: sum(range(10)), 5) >= 0
+    True
+    """
+    return float(np.median(time_calls(fn, warmup=1, min_calls=calls, budget_s=0.0, max_calls=calls)) * 1e3)
+
+
 def best_of(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
     """``(fastest wall seconds, last result)`` of ``repeats`` calls (end-to-end throughput runs).
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from pipeline.artifacts import read_json, write_json
 from pipeline.errors import ConfigError, DataError
@@ -70,18 +69,6 @@ def check_keras_export(folder: Path | str, *, sample: Path | str | None = None, 
     return report
 
 
-def _median_ms(fn, calls: int) -> float:
-    import time
-
-    fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1e3)
-
-
 def _keras_function(model, n_inputs: int):
     """The model as a compiled ``tf.function`` (the fastest way Keras itself serves it on TensorFlow)."""
     import tensorflow as tf
@@ -100,6 +87,7 @@ def bench_keras_export(folder: Path | str, *, calls: int = 50, keras_file: Path 
     """
     import onnxruntime as ort
 
+    from pipeline.check.bench import median_ms
     from pipeline.check.generated import make_batch
 
     if calls < 1:
@@ -120,9 +108,9 @@ def bench_keras_export(folder: Path | str, *, calls: int = 50, keras_file: Path 
         inputs = [feeds[n] for n in names]
         row = {"batch": batch, "steps": steps}
         for label, sess in sessions.items():
-            row[label] = _median_ms(lambda s=sess: s.run(None, dict(zip(names, inputs))), calls)
+            row[label] = median_ms(lambda s=sess: s.run(None, dict(zip(names, inputs))), calls)
         keras_fn = _keras_function(model, len(inputs))
-        row["keras_tf_function"] = _median_ms(lambda: keras_fn(*inputs), calls)
+        row["keras_tf_function"] = median_ms(lambda: keras_fn(*inputs), calls)
         row["speedup_ort_1_thread_vs_keras"] = row["keras_tf_function"] / row["ort_1_thread"]
         rows.append(row)
     report = {"model": str(folder / "model.onnx"), "unit": "ms (median)", "rows": rows}

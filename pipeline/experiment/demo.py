@@ -112,6 +112,7 @@ def run_streaming_job(task: TaskPlan, quick: bool) -> dict:
     """A unidirectional tagger exported with ``streaming=True``: parity token by token, per-token latency."""
     import numpy as np
 
+    from pipeline.check.bench import median_ms
     from pipeline.check.parity import heldout_split
     from pipeline.export.exporter import export_run
     from pipeline.runtime.session import load
@@ -147,8 +148,8 @@ def run_streaming_job(task: TaskPlan, quick: bool) -> dict:
             raw.state = dict(saved)  # the state after the prefix, each time
             raw.push(last)
 
-        stream_ms = _median_ms(one_more_token)
-        prefix_ms = _median_ms(lambda ids=ids: whole.session.run(None, {"ids": ids}))
+        stream_ms = median_ms(one_more_token)
+        prefix_ms = median_ms(lambda ids=ids: whole.session.run(None, {"ids": ids}))
         latency[str(n)] = {"stream_us": stream_ms * 1e3, "prefix_us": prefix_ms * 1e3,
                            "speedup": prefix_ms / stream_ms}
     tokens = sum(len(t) for t in sentences)
@@ -159,19 +160,6 @@ def run_streaming_job(task: TaskPlan, quick: bool) -> dict:
               f"{row['prefix_us']:7.1f} us ({row['speedup']:.1f}x)")
     return {"name": name, "test_accuracy": metrics["test"]["accuracy"], "streamed_tokens": tokens,
             "streamed_tag_mismatches": differing, "latency": latency}
-
-
-def _median_ms(fn, calls: int = 200) -> float:
-    import statistics
-    import time as clock
-
-    fn()
-    times = []
-    for _ in range(calls):
-        start = clock.perf_counter()
-        fn()
-        times.append(clock.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def _cell(bench: dict, batch: int, length: str, runner: str) -> float | None:
