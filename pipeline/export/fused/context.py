@@ -97,6 +97,12 @@ class Context:
         """An ExportError that names the layer and its type."""
         return ExportError(f"layer {getattr(layer, 'name', '?')} ({type(layer).__name__}): {message}")
 
+    def sequence(self, layer, x: Value) -> Value:
+        """``x``, which ``layer`` reads as a ``[batch, time, channels]`` sequence (else an error naming it)."""
+        if x.rank != 3:
+            raise self.fail(layer, f"expects a sequence of rank 3 [batch, time, channels], got rank {x.rank}")
+        return x
+
     def _cached(self, key, make):
         if key not in self._cache:
             self._cache[key] = make()

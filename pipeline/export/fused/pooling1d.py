@@ -59,15 +59,9 @@ def _pooled(x: Value, name: str, keepdims: bool) -> Value:
     return Value(name, rank=3, time_major=x.time_major) if keepdims else Value(name, rank=2)
 
 
-def _sequence(ctx: Context, layer, x: Value) -> Value:
-    if x.rank != 3:
-        raise ctx.fail(layer, f"expects a sequence of rank 3 [batch, time, channels], got rank {x.rank}")
-    return x
-
-
 @converts(keras.layers.GlobalMaxPooling1D, check=channels_last_problem, right_masks_check=CARRIED)
 def global_max_pooling1d(ctx: Context, layer, args, kwargs):
-    x = _sequence(ctx, layer, args[0])
+    x = ctx.sequence(layer, args[0])
     g = ctx.g
     axis = x.onnx_axis(1)
     top, _ = g.op("TopK", [x.name, g.ints([1], "k1")], axis=axis, largest=1, outputs=2, hint=layer.name)
@@ -78,7 +72,7 @@ def global_max_pooling1d(ctx: Context, layer, args, kwargs):
 
 @converts(keras.layers.GlobalAveragePooling1D, check=channels_last_problem)
 def global_average_pooling1d(ctx: Context, layer, args, kwargs):
-    x = _sequence(ctx, layer, args[0])
+    x = ctx.sequence(layer, args[0])
     g = ctx.g
     axis, keep = x.onnx_axis(1), int(bool(layer.keepdims))
     mask = kwargs.get("mask")

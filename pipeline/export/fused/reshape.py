@@ -97,15 +97,9 @@ def _time_layer_problem(layer) -> str | None:
     return None
 
 
-def _sequence(ctx: Context, layer, x: Value) -> Value:
-    if x.rank != 3:
-        raise ctx.fail(layer, f"expects a sequence of rank 3 [batch, time, channels], got rank {x.rank}")
-    return x
-
-
 @converts(keras.layers.ZeroPadding1D, check=_time_layer_problem, right_masks_check=reads_masked_steps_problem)
 def zero_padding1d(ctx: Context, layer, args, kwargs):
-    x = _sequence(ctx, layer, args[0])
+    x = ctx.sequence(layer, args[0])
     before, after = (int(p) for p in layer.padding)
     pads = [0] * (2 * x.rank)
     pads[x.onnx_axis(1)], pads[x.rank + x.onnx_axis(1)] = before, after
@@ -114,7 +108,7 @@ def zero_padding1d(ctx: Context, layer, args, kwargs):
 
 @converts(keras.layers.Cropping1D, check=_time_layer_problem, right_masks_check=reads_masked_steps_problem)
 def cropping1d(ctx: Context, layer, args, kwargs):
-    x = _sequence(ctx, layer, args[0])
+    x = ctx.sequence(layer, args[0])
     g = ctx.g
     start, stop = (int(c) for c in layer.cropping)
     end = -stop if stop else np.iinfo(np.int64).max
@@ -125,7 +119,7 @@ def cropping1d(ctx: Context, layer, args, kwargs):
 
 @converts(keras.layers.UpSampling1D, right_masks_check=reads_masked_steps_problem)
 def up_sampling1d(ctx: Context, layer, args, kwargs):
-    x = ctx.time_major(_sequence(ctx, layer, args[0]))                                     # [T, B, F]
+    x = ctx.time_major(ctx.sequence(layer, args[0]))                                     # [T, B, F]
     g = ctx.g
     n = int(layer.size)
     copies = g.op("Expand", [g.op("Unsqueeze", [x.name, g.ints([1])]), g.ints([1, n, 1, 1], "repeats")])
