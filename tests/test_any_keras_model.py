@@ -97,15 +97,20 @@ def compare(case_id, run, want: list, got: list) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_public_model(case):
+    from pipeline.export.fused import unsupported_layers
+
     model = case.model()
     to_onnx = _to_onnx()
+    problems = unsupported_layers(model, io="keras")  # must agree with to_onnx, before anything is converted
     if case.id in REFUSED:
+        assert problems and REFUSED[case.id] in problems[0], problems
         with pytest.raises(ExportError) as info:
             to_onnx(model)
         message = str(info.value)
         assert "\n" not in message.strip(), f"ExportError spans several lines: {message!r}"
         assert REFUSED[case.id] in message, f"refused for another reason: {message}"
         return
+    assert problems == [], problems
     proto = to_onnx(model)
     engine = {m.key: m.value for m in proto.metadata_props}.get("engine")
     assert engine in (None, "fused"), f"to_onnx used the {engine} engine, not the fused one"
