@@ -14,7 +14,7 @@ with opset-17 ``ai.onnx`` ops only:
    (``GatherElements``), so padded steps repeat the last real tag;
 4. padded positions set to 0.
 
-The float32 arithmetic is that of :func:`pipeline.models.crf.viterbi`, so numpy and
+The float32 arithmetic is that of :func:`pipeline.scoring.decode.viterbi`, so numpy and
 ONNX Runtime give identical paths. Lengths come from the mask the layer is called
 with (right padding); without a mask every row is full length.
 
