@@ -122,14 +122,14 @@ def write_marker(folder: Path | str, kind: str, **info) -> None:
 def is_owned(folder: Path | str, kind: str) -> bool:
     """Whether ``folder`` carries rnnx's ``kind`` marker (only such folders are ever replaced or deleted).
 
-    Folders finished by an rnnx from before the markers count when they hold the
-    complete artifact (a run's ``model.keras`` and ``config.json``, an export's
-    ``model.onnx`` and ``export.json``, with rnnx's keys).
+    Folders written by an rnnx from before the markers count when they hold rnnx's
+    own record: a run's (or interrupted run's) ``config.json``, an export's
+    ``export.json`` beside its ``model.onnx``, with rnnx's keys.
     """
     folder = Path(folder)
     if (folder / MARKERS[kind]).is_file():
         return True
-    legacy = {"run": ("config.json", "model.keras", ("name", "model", "options")),
+    legacy = {"run": ("config.json", "config.json", ("name", "model", "options", "versions")),
               "export": ("export.json", "model.onnx", ("name", "engine"))}[kind]
     info_file, model_file, keys = legacy
     if not ((folder / info_file).is_file() and (folder / model_file).is_file()):
@@ -167,7 +167,7 @@ def remove_owned(folder: Path | str, kind: str) -> None:
 
 @contextmanager
 def target_lock(target: Path | str):
-    """Hold an exclusive lock on writing ``target`` (a ``.NAME.lock`` file beside it).
+    """Hold an exclusive lock on writing ``target`` (a ``.NAME.lock`` file beside it, removed afterwards).
 
     A second writer of the same folder fails at once with a clear message instead of
     interleaving its files with the first one's.
@@ -175,21 +175,36 @@ def target_lock(target: Path | str):
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.with_name(f".{target.name}.lock")
-    fh = open(lock_path, "a+")
     try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform
+        yield
+        return
+    for _ in range(5):
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
         try:
-            import fcntl
-        except ImportError:  # no advisory locks on this platform
-            fcntl = None
-        if fcntl is not None:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise ConfigError(f"{target} is being written by another rnnx process right now; wait for it "
-                                  "to finish, or choose another --name") from None
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(f"{target} is being written by another rnnx process right now; wait for it to "
+                              "finish, or choose another --name") from None
+        try:
+            same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder before us removed this file as we opened it: take the new one
+    else:
+        raise ConfigError(f"{target}: could not lock {lock_path}; try again")
+    try:
         yield
     finally:
-        fh.close()  # releases the lock
+        try:
+            os.unlink(lock_path)  # while still holding it: a waiting writer sees the file gone and retries
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def staging_dir(target: Path | str, kind: str) -> Path:

@@ -344,3 +344,8 @@ def test_replace_dir_is_the_one_way_folders_are_replaced(tmp_path):
         replace_dir(again, target, kind="export", force=False)
     replace_dir(again, target, kind="export", force=True)
     assert not again.exists() and not (tmp_path / ".x.old").exists()
+
+
+def test_check_against_another_run_is_refused(work, capsys):
+    assert rnnx(work, "check", "export/a", "--run", "saved_models/b") == 2
+    assert "is not the run" in capsys.readouterr().err

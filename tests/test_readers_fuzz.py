@@ -9,15 +9,17 @@ without BOM, UTF-16, Latin-1, CP1252) with LF, CRLF, CR or mixed line ends.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pipeline.data.corpus import Split  # noqa: E402
-from pipeline.data.readers import FORMATS, detect_format, read_file, render  # noqa: E402
-from pipeline.errors import RnnxError  # noqa: E402
+from pipeline.data.corpus import Split
+from pipeline.data.readers import FORMATS, detect_format, read_file, render
+from pipeline.errors import RnnxError
 
 SEEDS = {
     "conllu": "# sent_id = 1\n1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n2-3\tcan't\t_\t_\t_\t_\t_\t_\t_\t_\n"
@@ -32,7 +34,8 @@ LINE_ENDS = ["\n", "\r\n", "\r"]
 NASTY = ["\t", " ", "/", "\x00", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u00a0", "\ufeff", "_", "#", "-",
          "1-2", "1.1", "\\", "\ud7ff", "é", "😀", "\n\n", "-DOCSTART-", "\t\t\t\t\t\t\t\t\t"]
 
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("RNNX_FUZZ_EXAMPLES", "150")), deadline=None, derandomize=True,
+# RNNX_FUZZ_EXAMPLES=2000 for a longer run (150 per test by default, derandomized so CI is repeatable)
+SETTINGS = settings(max_examples=int(os.environ.get("RNNX_FUZZ_EXAMPLES", "150")), deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

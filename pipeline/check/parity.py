@@ -162,6 +162,9 @@ def check_export(
     run, keras_fn = keras_side(info, run_path, folder)
     onnx_model = ExportedModel(folder, model_file=model_file)
     task = info["task"]
+    if run.vocab.sha256() != onnx_model.vocab.sha256() or run.labels.names != onnx_model.labels.names:
+        raise RnnxError(f"{run.files.root} is not the run {folder} was exported from (its vocabulary or labels "
+                        "differ); pass --run with the run it was exported from")
 
     split_name, split = heldout_split(run)
     if limit:

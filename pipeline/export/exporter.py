@@ -189,6 +189,7 @@ def export_run(
     run = load_run(run_path)
     name = check_name(name or run.files.root.name)
     final = check_target(Path(out_root) / name, "export", force)
+    _refusals(run, quantize, ort)
     with target_lock(final):
         check_target(final, "export", force)
         staging = staging_dir(final, "export")
@@ -202,13 +203,18 @@ def export_run(
     return ExportResult(final, chosen, note)
 
 
-def _export_into(staging: Path, run, name: str, *, engine: str, text: bool, quantize, ort: bool,
-                 streaming: bool) -> tuple[str, str]:
-    """Write every file of the export of ``run`` into ``staging``; the engine used and its note."""
+def _refusals(run, quantize, ort: bool) -> None:
+    """What this run cannot be exported with, refused before anything is written."""
     structured = _structured(run.model_config)
     if structured and (quantize or ort):
         raise ConfigError(f"{run.files.root} has {structured}: --quantize and --ort are not available for such "
                           "models yet; export without them")
+
+
+def _export_into(staging: Path, run, name: str, *, engine: str, text: bool, quantize, ort: bool,
+                 streaming: bool) -> tuple[str, str]:
+    """Write every file of the export of ``run`` into ``staging``; the engine used and its note."""
+    structured = _structured(run.model_config)
     text_note = ""
     if structured and text:
         text = False
