@@ -123,10 +123,10 @@ def _prepare_folder(spec: RunSpec, root: Path, force: bool, resume: bool) -> tup
     """
     final = root / spec.name
     staging = root / f"{spec.name}.partial"
-    if final.exists():  # replaced at the end: only with --force (or when resuming the run that replaces it)
-        check_target(final, "run", force or (resume and staging.exists()))
     if final.exists() and resume and not staging.exists():
         raise ConfigError(f"{final} is a finished run; nothing to resume (pass --force to train it again)")
+    if final.exists():  # replaced at the end: only with --force (or when resuming the run that replaces it)
+        check_target(final, "run", force or resume)
     resuming = False
     if staging.exists():
         if not is_owned(staging, "run"):
