@@ -173,7 +173,7 @@ def target_lock(target: Path | str):
     interleaving its files with the first one's.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     lock_path = target.with_name(f".{target.name}.lock")
     try:
         import fcntl
@@ -207,10 +207,18 @@ def target_lock(target: Path | str):
         os.close(fd)
 
 
+def _make_parent(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {target.parent} ({exc.strerror or exc}); choose another --out or --root") \
+            from None
+
+
 def staging_dir(target: Path | str, kind: str) -> Path:
     """A new, private, marked staging folder beside ``target`` (``.NAME.partial-XXXX``)."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     os.chmod(staging, 0o777 & ~_umask())
     write_marker(staging, kind, name=target.name)

@@ -5,11 +5,14 @@
 ``vocab.json``         token vocabulary (id 0 padding, id 1 unknown), lowercasing
 ``labels.json``        label names in id order
 ``chars.json``         character vocabulary (models with character features)
-``config.json``        model config, training options, dataset, versions
+``config.json``        model config, training options, dataset (and its sha256), versions, and the
+                       sha256 of vocab/labels/chars (checked by :func:`load_run`)
 ``metrics.json``       evaluation on the dev and test splits
 ``history.csv/.json``  per-epoch loss and accuracy
 ``training_curve.png`` the history as a plot
 ``logs/``              TensorBoard logs
+``timing.json``        training seconds so far (kept across ``--resume``)
+``.rnnx-run``          the marker that makes the folder rnnx's own (only marked folders are replaced)
 =====================  ===========================================================
 
 A folder is complete when ``model.keras`` exists: training writes into
