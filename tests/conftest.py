@@ -108,11 +108,23 @@ def trained_export(tmp_path_factory, corpus_files):
 
 
 def copy_export(src, dst_root):
-    """A copy of the export folder ``src`` under ``dst_root`` (tests change copies only)."""
+    """A copy of the export folder ``src`` under ``dst_root`` (tests change copies only).
+
+    ``export.json`` records its run relative to the export folder; the copy's record is
+    rewritten to point at the same run from its new place, as moving a folder by hand would need.
+    """
+    import json
+    import os
     import shutil
 
     dst = dst_root / src.name
     shutil.copytree(src, dst)
+    info_path = dst / "export.json"
+    info = json.loads(info_path.read_text())
+    if info.get("source_run") and not os.path.isabs(info["source_run"]):
+        run = (src / info["source_run"]).resolve()
+        info["source_run"] = os.path.relpath(run, dst)
+        info_path.write_text(json.dumps(info, indent=2))
     return dst
 
 
