@@ -163,23 +163,26 @@ def _read_cache(path: Path, ds: Dataset) -> dict[str, Split] | None:
         return None
 
 
+def _cut(flat: list[str], lengths: list[int]) -> list[list[str]]:
+    """``flat`` cut into consecutive pieces of ``lengths``."""
+    out, at = [], 0
+    for n in lengths:
+        out.append(flat[at:at + n])
+        at += n
+    return out
+
+
 def _split_from_json(s: dict) -> Split:
     lengths = [int(n) for n in s["lengths"]]
     words = s["tokens"].split("\n") if s["tokens"] else []
     if sum(lengths) != len(words):
         raise ValueError("token count does not match the lengths")
-    tokens, at = [], 0
-    for n in lengths:
-        tokens.append(words[at:at + n])
-        at += n
+    tokens = _cut(words, lengths)
     if s["task"] == "tagging":
         tags = s["labels"].split("\n") if s["labels"] else []
         if len(tags) != len(words):
             raise ValueError("tag count does not match the token count")
-        labels, at = [], 0
-        for n in lengths:
-            labels.append(tags[at:at + n])
-            at += n
+        labels = _cut(tags, lengths)
     else:
         labels = [str(x) for x in s["labels"]]
     return Split(s["task"], tokens, labels, str(s["source"]), dict(s["meta"]))
