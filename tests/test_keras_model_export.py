@@ -195,3 +195,18 @@ def test_rnnx_export_check_and_bench_commands_on_a_keras_file(tmp_path, monkeypa
     assert main(["bench", "export/kws"]) == 0 and "Keras tf.function" in capsys.readouterr().out
     assert main(["export", "kws.keras"]) == 2  # exists: --force needed
     assert "pass --force" in capsys.readouterr().err
+
+
+def test_callback_never_writes_into_a_folder_it_does_not_own(tmp_path):
+    from pipeline.check.callback import ExportToOnnx
+
+    run = tmp_path / "saved" / "pos"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    x = keras.Input((None, 2), name="x")
+    model = keras.Model(x, keras.layers.GRU(2)(x))
+    model.compile("adam", "mse")
+    with pytest.raises(ConfigError, match="holds other files"):
+        model.fit(np.zeros((2, 3, 2), np.float32), np.zeros((2, 2)), epochs=1, verbose=0,
+                  callbacks=[ExportToOnnx("pos", out=tmp_path / "export", saved_models=tmp_path / "saved")])
+    assert sorted(p.name for p in run.iterdir()) == ["config.json"]

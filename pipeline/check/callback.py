@@ -2,7 +2,8 @@
 
 At the start of training it asks the fused exporter whether every layer converts,
 so a model that cannot be exported fails before hours of training rather than
-after. At the end it saves ``saved_models/NAME/model.keras``, writes
+after, and refuses a ``saved_models/NAME`` that holds anything but its own
+``model.keras`` (an rnnx run of that name, a user's folder). At the end it saves ``saved_models/NAME/model.keras``, writes
 ``export/NAME/`` (:func:`~pipeline.export.keras_file.export_keras_file`) and
 checks parity (:func:`~pipeline.check.keras_export.check_keras_export`, written
 to ``parity.json``); a failed check raises :class:`~pipeline.errors.ParityError`.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import keras
 
-from pipeline.errors import ExportError, ParityError
+from pipeline.errors import ConfigError, ExportError, ParityError
 
 
 class ExportToOnnx(keras.callbacks.Callback):
@@ -47,6 +48,10 @@ class ExportToOnnx(keras.callbacks.Callback):
         if problems:
             raise ExportError(f"ExportToOnnx: the model cannot be exported to fused ONNX: {problems[0]}; "
                               "fix it before training (or remove the callback)")
+        folder = self.saved_models / self.name
+        if folder.exists() and {p.name for p in folder.iterdir()} - {"model.keras"}:
+            raise ConfigError(f"ExportToOnnx: {folder} holds other files (an rnnx run or your own); the callback "
+                              "writes only model.keras there: choose another name")
 
     def on_train_end(self, logs=None):
         from pipeline.check.keras_export import check_keras_export, format_keras_parity
