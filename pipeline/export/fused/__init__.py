@@ -17,9 +17,13 @@ Public API:
   everything is covered).
 
 Each Keras layer type has one converter function, registered with
-``@converts(...)`` in the module for its family (``embedding.py``, ``recurrent.py``
-with ``simplernn.py``/``lstm.py``/``gru.py``, ``bidirectional.py``, ``dense.py``,
-``dropout.py``, ``merge.py``, ``keras_ops.py``).
+``@converts(...)`` in the module for its family: ``embedding.py``, ``recurrent.py``
+(with ``ops.py`` for the ONNX op and ``simplernn.py``/``lstm.py``/``gru.py`` for the
+cells), ``bidirectional.py``, ``dense.py``, ``activation_layers.py``, ``dropout.py``,
+``merge.py``, ``conv.py``, ``pooling1d.py``, ``reshape.py``, ``normalization.py``,
+``keras_ops.py``, rnnx's own ``chars.py``/``crf.py``/``pooling.py``, and the refusals
+in ``refused.py``. ``packing.py`` makes masks exact, ``streaming.py`` carries state
+in and out, ``masks.py`` reads masks off the Keras graph for the checks.
 
 Example:
 
