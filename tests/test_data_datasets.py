@@ -37,6 +37,19 @@ def _toy_dataset(cache, loader, content=b"the toy archive"):
                                archive_sha256=hashlib.sha256(content).hexdigest(), loader=loader)
 
 
+
+def _counting_toy(tmp_path, monkeypatch):
+    """A registered toy dataset whose loader counts how often the archive is parsed."""
+    calls = []
+
+    def loader():
+        calls.append(1)
+        return {"train": Split("classification", [["good", "film"]], ["pos"], "toy:train", {})}
+
+    toy = _toy_dataset(tmp_path, loader)
+    monkeypatch.setitem(datasets.DATASETS, "toy", toy)
+    return toy, calls
+
 def test_parsed_splits_are_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNX_CACHE", str(tmp_path))
     calls = []
@@ -73,14 +86,7 @@ def test_a_planted_cache_file_cannot_run_code(tmp_path, monkeypatch):
 
             return (os.system, (f"touch {marker}",))
 
-    calls = []
-
-    def loader():
-        calls.append(1)
-        return {"train": Split("classification", [["good", "film"]], ["pos"], "toy:train", {})}
-
-    toy = _toy_dataset(tmp_path, loader)
-    monkeypatch.setitem(datasets.DATASETS, "toy", toy)
+    toy, calls = _counting_toy(tmp_path, monkeypatch)
     path = datasets.parsed_cache_path(toy)
     path.parent.mkdir(parents=True, exist_ok=True)
     for planted in (path, path.with_suffix(".pickle"), path.parent / path.name.replace("-c2.", "-c1.")):
@@ -94,14 +100,7 @@ def test_a_planted_cache_file_cannot_run_code(tmp_path, monkeypatch):
 def test_a_corrupted_archive_is_not_hidden_by_the_cache(tmp_path, monkeypatch):
     """The cache is tied to the archive's sha256: once the archive beside it changes, it is not used."""
     monkeypatch.setenv("RNNX_CACHE", str(tmp_path))
-    calls = []
-
-    def loader():
-        calls.append(1)
-        return {"train": Split("classification", [["good", "film"]], ["pos"], "toy:train", {})}
-
-    toy = _toy_dataset(tmp_path, loader)
-    monkeypatch.setitem(datasets.DATASETS, "toy", toy)
+    toy, calls = _counting_toy(tmp_path, monkeypatch)
     datasets.load_dataset("toy")
     datasets.load_dataset("toy")
     assert len(calls) == 1
