@@ -99,13 +99,44 @@ def test_runtime_rejects_inputs_without_characters(crf_tagger):
         tagger.run({"ids": np.array([[3, 4]]), "chars": np.zeros((1, 3, 2), np.int64)})
 
 
-def test_structured_models_refuse_what_they_cannot_export(crf_tagger, tmp_path):
+def test_structured_models_refuse_tf2onnx(crf_tagger, tmp_path):
     run, _ = crf_tagger
-    with pytest.raises(ConfigError, match="--quantize and --ort are not available"):
-        export_run(run, out_root=tmp_path, quantize="int8")
     with pytest.raises(ExportError, match="tf2onnx engine exports word-level"):
         export_run(run, out_root=tmp_path, engine="tf2onnx")
+    with pytest.raises(ConfigError, match="--char-cache -1"):
+        export_run(run, out_root=tmp_path, char_cache=-1)
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_crf_tagger_exports_int8_and_ort_variants_that_pass_their_checks(crf_tagger, tmp_path):
+    from pipeline.check.verify import check_deploy_artifacts
+
+    run, _ = crf_tagger
+    folder = export_run(run, out_root=tmp_path, quantize="int8", ort=True).folder
+    deploy = json.loads((folder / "deploy.json").read_text())
+    assert deploy["quantization"]["quantized"]["LSTM"] == 1  # DynamicQuantizeLSTM
+    assert {"model.onnx", "model.int8.onnx", "model.ort", "model.int8.ort"} <= set(deploy["artifacts"])
+    assert all(f["passed"] and f["label_mismatches"] == 0 for f in deploy["ort"]["files"].values())
+    reports = check_deploy_artifacts(folder)
+    assert reports["model.int8.onnx"]["passed"] and reports["model.int8.onnx"]["accuracy_drop_points"] <= 0.5
+
+
+def test_the_character_cache_gives_the_answers_of_the_convolution(crf_tagger, tmp_path):
+    """Cached spellings, unknown words, unknown characters, over-long words: tags and probs as without the cache."""
+    from pipeline.runtime.session import Tagger
+
+    run, cached = crf_tagger
+    info = json.loads((cached / "export.json").read_text())
+    assert info["char_cache"]["spellings"] > 100 and "training spellings" in info["char_cache"]["note"]
+    plain = export_run(run, out_root=tmp_path, char_cache=0).folder
+    assert json.loads((plain / "export.json").read_text())["char_cache"] == {"spellings": 0, "note": "off"}
+    sentences = [["The", "committee", "approved", "it", "."], ["Zorblaxian", "ÆØÅ", "x" * 40, "the"], ["Yes"],
+                 ["a"] * 30]
+    a, b = Tagger.load(cached), Tagger.load(plain)
+    assert a.predict_tokens(sentences) == b.predict_tokens(sentences)
+    for x, y in zip(a.probs_tokens(sentences), b.probs_tokens(sentences)):
+        np.testing.assert_allclose(x, y, atol=1e-6)
+    assert (cached / "model.onnx").stat().st_size > (plain / "model.onnx").stat().st_size  # the table
 
 
 def test_character_classifier_keeps_padding_out_and_passes_parity(char_classifier):

@@ -28,9 +28,22 @@ from pipeline.scoring.decode import argmax_labels
 MAX_DROP_POINTS = 0.5
 
 
-def _accuracy(probs: list[np.ndarray], gold: list, names: list[str], task: str) -> tuple[float, list]:
-    pred = argmax_labels(probs, names, task)
-    return accuracy(gold, pred, task=task), pred
+def _predict(model, tokens, task: str) -> tuple[list[np.ndarray], list]:
+    """Probabilities and predicted labels of ``model`` (an ExportedModel) for token lists.
+
+    A CRF tagger's labels are its decoded ``tags``; every other model's are the argmax of ``probs``.
+    """
+    from pipeline.runtime.batches import run_batched
+    from pipeline.runtime.encoding import encode_tokens
+    from pipeline.scoring.decode import path_labels
+
+    rows = encode_tokens(model.encoder, tokens)
+    probs = run_batched(model.run, rows.sentences, task=task, batch_size=32, collate=rows.collate)
+    names = model.labels.names
+    if model.has_tags:
+        paths = run_batched(model.run_tags, rows.sentences, task=task, batch_size=32, collate=rows.collate)
+        return probs, path_labels(paths, names)
+    return probs, argmax_labels(probs, names, task)
 
 
 def check_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_file: str = "model.onnx",
@@ -43,7 +56,6 @@ def check_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
     from pipeline.artifacts import read_json, update_json
     from pipeline.check.parity import heldout_split
     from pipeline.check.keras_side import find_run
-    from pipeline.runtime.batches import run_batched
     from pipeline.runtime.session import ExportedModel
 
     folder = Path(folder)
@@ -56,12 +68,10 @@ def check_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
     split = split.subset(keep)
     ref_model = ExportedModel(folder, model_file=float_file)
     q_model = ExportedModel(folder, model_file=int8_file)
-    ids = [ref_model.vocab.encode(t) for t in split.tokens]
-    names = ref_model.labels.names
     out = {}
     for label, model in (("float32", ref_model), ("int8", q_model)):
-        probs = run_batched(model.run_ids, ids, task=task, batch_size=32)
-        out[label] = (probs, *_accuracy(probs, split.labels, names, task))
+        probs, pred = _predict(model, split.tokens, task)
+        out[label] = (probs, accuracy(split.labels, pred, task=task), pred)
     (p_f, acc_f, pred_f), (p_q, acc_q, pred_q) = out["float32"], out["int8"]
     flat_f = [x for p in pred_f for x in p] if task == "tagging" else pred_f
     flat_q = [x for p in pred_q for x in p] if task == "tagging" else pred_q
@@ -96,7 +106,7 @@ def bench_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
     from pipeline.check.bench import latency_stats, pick_batch, time_calls
     from pipeline.check.parity import heldout_split
     from pipeline.check.keras_side import find_run
-    from pipeline.runtime.batches import pad_batch
+    from pipeline.runtime.encoding import encode_tokens
     from pipeline.runtime.session import ExportedModel
 
     folder = Path(folder)
@@ -104,18 +114,19 @@ def bench_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
     _, split = heldout_split(find_run(info, run_path, folder))
     models = {"float32-ort-1t": ExportedModel(folder, model_file=float_file, threads=1),
               "int8-ort-1t": ExportedModel(folder, model_file=int8_file, threads=1)}
-    vocab = models["float32-ort-1t"].vocab
-    ids = [vocab.encode(t) for t in split.tokens]
-    lengths = [len(s) for s in ids]
+    encoded = encode_tokens(models["float32-ort-1t"].encoder, split.tokens)
+    lengths = [len(s) for s in encoded.sentences]
     target = int(np.percentile(lengths, 50))
     rows = []
     for batch in batch_sizes:
         idx = pick_batch(lengths, target, batch)
-        x = pad_batch([ids[i] for i in idx])
+        x = encoded.collate([encoded.sentences[i] for i in idx])
         tokens = int(sum(lengths[i] for i in idx))
-        row = {"batch": batch, "length": "median", "tokens_per_row": target, "padded_shape": list(x.shape)}
+        output = "tags" if models["float32-ort-1t"].has_tags else "probs"
+        row = {"batch": batch, "length": "median", "tokens_per_row": target,
+               "padded_shape": list((x["ids"] if isinstance(x, dict) else x).shape)}
         for label, model in models.items():
-            row[label] = latency_stats(time_calls(lambda m=model: m.run_ids(x), budget_s=budget_s), tokens)
+            row[label] = latency_stats(time_calls(lambda m=model: m.run(x, output=output), budget_s=budget_s), tokens)
         row["int8_speedup_p50"] = row["float32-ort-1t"]["p50_ms"] / row["int8-ort-1t"]["p50_ms"]
         rows.append(row)
     sizes = {float_file: (folder / float_file).stat().st_size, int8_file: (folder / int8_file).stat().st_size}

@@ -6,6 +6,7 @@ import argparse
 
 from pipeline.cli.options import add_json, engines, quantize_choices
 from pipeline.cli.registry import Command, emit, register
+from pipeline.export.spellings import DEFAULT_CHAR_CACHE
 
 
 def configure(p) -> None:
@@ -22,6 +23,10 @@ def configure(p) -> None:
     p.add_argument("--streaming", action="store_true",
                    help="also write model.stream.onnx: one chunk of tokens or frames per call, every recurrent "
                         "state in (state_in.*) and out (state_out.*); unidirectional models only")
+    p.add_argument("--char-cache", type=int, default=DEFAULT_CHAR_CACHE, metavar="N",
+                   help="character-CNN models: precompute the character vectors of the N most frequent training "
+                        f"spellings into the graph, so only other tokens run the CNN (default {DEFAULT_CHAR_CACHE}; "
+                        "0: off; each spelling adds filters x 4 bytes)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing export folder (only one rnnx wrote, marked by .rnnx-export)")
     p.add_argument("--sample", help="a .keras model: a .npz of real inputs (one array per input name) to check on")
@@ -36,7 +41,8 @@ def run(args) -> int:
     if Path(args.run).suffix == ".keras":
         return run_keras_file(args)
     result = export_run(args.run, out_root=args.out, engine=args.engine, name=args.name, text=args.text,
-                        quantize=args.quantize, ort=args.ort, streaming=args.streaming, force=args.force)
+                        quantize=args.quantize, ort=args.ort, streaming=args.streaming, force=args.force,
+                        char_cache=args.char_cache)
     info = {"folder": str(result.folder), "engine": result.engine, "note": result.note}
     table = f"exported {result.folder}/model.onnx  (engine {result.engine})"
     if result.note:

@@ -28,9 +28,10 @@ from pipeline.artifacts import check_name, check_target, replace_dir, staging_di
 from pipeline.data.fetch import sha256_file
 from pipeline.errors import ConfigError, ExportError
 from pipeline.export.contract import INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, finalize
+from pipeline.export.spellings import DEFAULT_CHAR_CACHE, training_spellings
 
 
-def _tf2onnx(run):
+def _tf2onnx(run, char_spellings=()):
     from pipeline.export.tf2onnx_export import export_tf2onnx
 
     if _structured(run.model_config):
@@ -39,10 +40,10 @@ def _tf2onnx(run):
     return export_tf2onnx(run.model, keras_path=run.files.model)
 
 
-def _fused(run):
+def _fused(run, char_spellings=()):
     from pipeline.export.fused import convert
 
-    return convert(run.model)
+    return convert(run.model, char_spellings=char_spellings)
 
 
 def _fused_gaps(run) -> list[str]:
@@ -53,7 +54,7 @@ def _fused_gaps(run) -> list[str]:
     return unsupported_layers(run.model)
 
 
-#: engine name -> ``run -> onnx.ModelProto`` (not finalized: :func:`export_run` finalizes once, for every engine)
+#: engine name -> ``(run, char_spellings) -> onnx.ModelProto`` (not finalized: :func:`export_run` finalizes once, for every engine)
 ENGINES: dict[str, Callable] = {"fused": _fused, "tf2onnx": _tf2onnx}
 
 
@@ -153,14 +154,14 @@ STREAM_FILE = "model.stream.onnx"
 DEPENDENT_FILES = ("vocab.json", "labels.json", "chars.json")
 
 
-def _stream_model(run):
+def _stream_model(run, char_spellings=()):
     """``model.stream.onnx`` of a run (finalized), or an error naming what keeps the model from streaming."""
     from pipeline.export.fused import convert, unsupported_layers
 
     problems = unsupported_layers(run.model, io="rnnx", streaming=True)
     if problems:
         raise ConfigError(f"--streaming: {run.files.root} cannot stream: {problems[0]}; export without --streaming")
-    proto = convert(run.model, io="rnnx", streaming=True)
+    proto = convert(run.model, io="rnnx", streaming=True, char_spellings=char_spellings)
     return finalize(proto, {**model_metadata(run, "fused"), "streaming": True})
 
 
@@ -175,11 +176,14 @@ def stream_spec(proto) -> dict:
 def export_run(
     run_path: Path | str, *, out_root: Path | str = "export", engine: str = "auto", name: str | None = None,
     force: bool = False, text: bool = True, quantize: str | None = None, ort: bool = False, streaming: bool = False,
+    char_cache: int = DEFAULT_CHAR_CACHE,
 ) -> ExportResult:
     """Export a run; ``text``/``quantize``/``ort`` add the deployment variants
     (:mod:`pipeline.export.deploy`) before the folder is moved into place; ``streaming``
     adds ``model.stream.onnx`` (one chunk of tokens per call, recurrent state in and out;
-    :mod:`pipeline.export.fused.streaming`).
+    :mod:`pipeline.export.fused.streaming`). ``char_cache``: for character-CNN models, how many
+    of the most frequent training spellings get their character vectors precomputed
+    into the fused graph (:mod:`pipeline.export.fused.char_cache`; 0: none).
 
     ``out_root/name`` is written only when it is new, or an rnnx export (its
     ``.rnnx-export`` marker) and ``force`` is given; one process at a time writes it.
@@ -189,13 +193,14 @@ def export_run(
     run = load_run(run_path)
     name = check_name(name or run.files.root.name)
     final = check_target(Path(out_root) / name, "export", force)
-    _refusals(run, quantize, ort)
+    if char_cache < 0:
+        raise ConfigError(f"--char-cache {char_cache}: give a number of spellings, 0 or more (0 turns the cache off)")
     with target_lock(final):
         check_target(final, "export", force)
         staging = staging_dir(final, "export")
         try:
             chosen, note = _export_into(staging, run, name, engine=engine, text=text, quantize=quantize, ort=ort,
-                                        streaming=streaming)
+                                        streaming=streaming, char_cache=char_cache)
             replace_dir(staging, final, kind="export", force=force)
         finally:
             if staging.exists():
@@ -203,16 +208,8 @@ def export_run(
     return ExportResult(final, chosen, note)
 
 
-def _refusals(run, quantize, ort: bool) -> None:
-    """What this run cannot be exported with, refused before anything is written."""
-    structured = _structured(run.model_config)
-    if structured and (quantize or ort):
-        raise ConfigError(f"{run.files.root} has {structured}: --quantize and --ort are not available for such "
-                          "models yet; export without them")
-
-
 def _export_into(staging: Path, run, name: str, *, engine: str, text: bool, quantize, ort: bool,
-                 streaming: bool) -> tuple[str, str]:
+                 streaming: bool, char_cache: int) -> tuple[str, str]:
     """Write every file of the export of ``run`` into ``staging``; the engine used and its note."""
     structured = _structured(run.model_config)
     text_note = ""
@@ -222,8 +219,9 @@ def _export_into(staging: Path, run, name: str, *, engine: str, text: bool, quan
                      "a string into characters, and the text front end reads probs, not CRF tags. Feed "
                      "model.onnx from the runtime (pipeline.runtime), which encodes words and characters.")
     chosen, note = choose_engine(run, engine)
-    stream = _stream_model(run) if streaming else None
-    proto = ENGINES[chosen](run)
+    spellings, cache_note = training_spellings(run, char_cache if chosen == "fused" else 0)
+    stream = _stream_model(run, spellings) if streaming else None
+    proto = ENGINES[chosen](run, spellings)
     finalize(proto, model_metadata(run, chosen))
 
     import onnx
@@ -251,6 +249,7 @@ def _export_into(staging: Path, run, name: str, *, engine: str, text: bool, quan
         "inputs": input_specs(run.model_config),
         "outputs": output_specs(run.model_config),
         "text_note": text_note,
+        "char_cache": {"spellings": len(spellings), "note": cache_note} if run.model_config.chars else None,
         "files": {f: (staging / f).stat().st_size for f in ("model.onnx", STREAM_FILE) if (staging / f).exists()},
         "streaming": stream_spec(stream) if stream is not None else None,
         "data": {k: run.config.get(k) for k in ("data", "data_format", "column", "test")},

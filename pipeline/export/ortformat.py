@@ -137,10 +137,15 @@ def parse_config(path: Path) -> dict[str, list[str]]:
     return ops
 
 
-def _sample_inputs(folder: Path, kind: str, seed: int = 0) -> list[np.ndarray]:
-    """Padded batches (batch 1, 8, 32; ragged lengths up to 40) of real vocabulary words or their ids."""
+def _sample_inputs(folder: Path, kind: str, seed: int = 0) -> list[dict]:
+    """Feeds of padded batches (batch 1, 8, 32; ragged lengths up to 40) of real vocabulary words.
+
+    ``kind`` is the model's first input: ``ids`` (word ids, and the words' characters for
+    a character-CNN model, encoded as :mod:`pipeline.runtime` encodes them), ``tokens``
+    (strings) or ``text`` (one string per row).
+    """
     from pipeline.artifacts import read_json
-    from pipeline.runtime.batches import pad_batch
+    from pipeline.runtime.encoding import encode_tokens
 
     words = read_json(folder / "vocab.json")["words"]
     rng = np.random.default_rng(seed)
@@ -148,16 +153,29 @@ def _sample_inputs(folder: Path, kind: str, seed: int = 0) -> list[np.ndarray]:
     for batch in (1, 8, 32):
         rows = [rng.integers(2, len(words), size=int(n)) for n in rng.integers(1, 41, size=batch)]
         rows[0] = rows[0][:1]  # a length-1 row in every batch
+        texts = [[words[i] for i in r] for r in rows]
         if kind == "ids":
-            out.append(pad_batch(rows))
+            encoded = encode_tokens(_encoder(folder), texts)
+            x = encoded.collate(encoded.sentences)
+            out.append(x if isinstance(x, dict) else {"ids": x})
+        elif kind == "text":
+            out.append({kind: np.asarray([" ".join(t) for t in texts], dtype=object)})
         else:
-            texts = [[words[i] for i in r] for r in rows]
-            if kind == "text":
-                out.append(np.asarray([" ".join(t) for t in texts], dtype=object))
-            else:
-                width = max(len(t) for t in texts)
-                out.append(np.asarray([t + [""] * (width - len(t)) for t in texts], dtype=object))
+            width = max(len(t) for t in texts)
+            out.append({kind: np.asarray([t + [""] * (width - len(t)) for t in texts], dtype=object)})
     return out
+
+
+def _encoder(folder: Path):
+    """The export's encoder (words, and characters when ``chars.json`` is there)."""
+    from pipeline.artifacts import read_json
+    from pipeline.data.chars import CharVocab
+    from pipeline.data.features import Encoder
+    from pipeline.data.vocab import Vocabulary
+
+    chars = folder / "chars.json"
+    return Encoder(Vocabulary.from_json(read_json(folder / "vocab.json")),
+                   CharVocab.from_json(read_json(chars)) if chars.exists() else None)
 
 
 def compare_ort(folder: Path, onnx_file: str) -> dict:
@@ -169,9 +187,10 @@ def compare_ort(folder: Path, onnx_file: str) -> dict:
     input_name = a.get_inputs()[0].name
     kind = {"ids": "ids", "tokens": "tokens", "text": "text"}.get(input_name, "ids")
     max_diff, mismatches = 0.0, 0
-    for x in _sample_inputs(folder, kind):
-        ra = dict(zip([o.name for o in a.get_outputs()], a.run(None, {input_name: x})))
-        rb = dict(zip([o.name for o in b.get_outputs()], b.run(None, {input_name: x})))
+    for feeds in _sample_inputs(folder, kind):
+        feeds = {i.name: feeds[i.name] for i in a.get_inputs()}
+        ra = dict(zip([o.name for o in a.get_outputs()], a.run(None, feeds)))
+        rb = dict(zip([o.name for o in b.get_outputs()], b.run(None, feeds)))
         for key, va in ra.items():
             vb = rb[key]
             if va.dtype.kind == "f":

@@ -19,10 +19,11 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.data.chars import CharVocab
-from pipeline.data.features import Encoder, as_feeds, collate
+from pipeline.data.features import Encoder, as_feeds
 from pipeline.data.vocab import Labels, Vocabulary
 from pipeline.errors import RnnxError
 from pipeline.runtime.batches import run_batched
+from pipeline.runtime.encoding import encode_tokens
 from pipeline.scoring.decode import argmax_labels, path_labels
 
 
@@ -146,8 +147,8 @@ class ExportedModel:
         return tokenize(text, contractions=self.info.get("tokenizer", {}).get("contractions", True))
 
     def probs_tokens(self, batch: Sequence[Sequence[str]], batch_size: int = 32) -> list[np.ndarray]:
-        encoded = self.encoder.encode_all(batch)
-        return run_batched(self.run, encoded, task=self.task, batch_size=batch_size, collate=collate)
+        rows = encode_tokens(self.encoder, batch)
+        return run_batched(self.run, rows.sentences, task=self.task, batch_size=batch_size, collate=rows.collate)
 
 
 class Tagger(ExportedModel):
@@ -157,8 +158,9 @@ class Tagger(ExportedModel):
         """Labels per token: the CRF's Viterbi path for a CRF tagger, else each token's most probable label."""
         names = self.labels.names
         if self.has_tags:
-            encoded = self.encoder.encode_all(batch)
-            paths = run_batched(self.run_tags, encoded, task=self.task, batch_size=batch_size, collate=collate)
+            rows = encode_tokens(self.encoder, batch)
+            paths = run_batched(self.run_tags, rows.sentences, task=self.task, batch_size=batch_size,
+                                collate=rows.collate)
             return path_labels(paths, names)
         return argmax_labels(self.probs_tokens(batch, batch_size), names, "tagging")
 

@@ -81,7 +81,7 @@ def unsupported_layers(model, *, io: str = "rnnx", masks: str | None = None, str
 
 
 def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = None, simplernn: str = "auto",
-            simplernn_rnn_max_batch: int = 1, streaming: bool = False):
+            simplernn_rnn_max_batch: int = 1, streaming: bool = False, char_spellings=()):
     """Convert a Keras functional (or Sequential) model to an ``onnx.ModelProto``.
 
     ``io="rnnx"`` (rnnx's own models): one integer input ``[batch, time]`` named
@@ -95,7 +95,9 @@ def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = 
     :class:`~pipeline.export.fused.context.Options`. ``streaming``: the graph reads
     one chunk ``[batch, chunk, ...]`` and carries each recurrent layer's state in
     ``state_in.<layer>.<h|c>`` and out ``state_out.<layer>.<h|c>``
-    (:mod:`~pipeline.export.fused.streaming`).
+    (:mod:`~pipeline.export.fused.streaming`). ``char_spellings``: spellings (character
+    id sequences) whose character-CNN vectors become a table in the graph
+    (:mod:`~pipeline.export.fused.char_cache`).
 
     Raises :class:`~pipeline.errors.ExportError` naming the first layer (and its
     type) that cannot be converted, before anything is written.
@@ -110,7 +112,8 @@ def convert(model, *, opset: int = OPSET, io: str = "rnnx", masks: str | None = 
     _load_converters()
     functional = functional_of(model)
     options = Options(simplernn=simplernn, simplernn_rnn_max_batch=simplernn_rnn_max_batch,
-                      masks=_masks(io, masks), streaming=streaming)
+                      masks=_masks(io, masks), streaming=streaming,
+                      char_spellings=tuple(tuple(s) for s in char_spellings))
     problems = node_problems(functional, options)
     if problems:
         raise ExportError(f"the fused exporter cannot convert {problems[0]}"

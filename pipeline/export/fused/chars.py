@@ -26,6 +26,11 @@ folded into the weights, so no per-element mask op runs on the large
 
 A token without characters gives 0, as in Keras (the ``Where``, on ``[tokens, filters, 1]``).
 
+With ``char_spellings`` (export option), the vectors of known spellings come from
+a table computed at export and only the other tokens run the convolution
+(:mod:`pipeline.export.fused.char_cache`): in the brown corpus 94% of the test
+tokens are among the 30,000 most frequent training spellings.
+
 ``GlobalMaxPool`` is the max over the character axis; unlike ``ReduceMax`` it has
 the same form in every opset the fused exporter writes (``ReduceMax`` takes its
 axes as an input from opset 18 on).
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.export.fused.char_cache import CharCache, fill_unknown, lookup
 from pipeline.export.fused.context import Context
 from pipeline.export.fused.graph import elem_type
 from pipeline.export.fused.registry import converts
@@ -56,14 +62,24 @@ def char_cnn(ctx: Context, layer, args, kwargs):
     chars = ctx.cast(chars, np.int64)
     g = ctx.g
     flat = g.op("Flatten", [chars.name], axis=2, hint=f"{layer.name}_ids")                  # [N, C]
-    present = g.op("Not", [g.op("Equal", [flat, g.const(np.array(0, np.int64), "zero_i64")])])
+    if ctx.options.char_spellings:
+        cache = CharCache.build(layer, ctx.options.char_spellings)
+        features, known = lookup(ctx, layer.name, cache, flat)
+        y = fill_unknown(ctx, layer.name, features, known, flat,
+                         lambda rows: g.op("Flatten", [_cnn(ctx, layer, rows)], axis=1))  # [N, F]
+    else:
+        y = _cnn(ctx, layer, flat)                                                           # [N, F, 1]
+        present = g.op("Not", [g.op("Equal", [flat, g.const(np.array(0, np.int64), "zero_i64")])])
+        y = g.op("Where", [_has_chars(ctx, present), y, g.const(np.float32(0.0), "zero_f")])
+    return Value(g.op("Reshape", [y, _output_shape(ctx, layer, chars)], hint=layer.name), rank=3)
+
+
+def _cnn(ctx: Context, layer, flat: str) -> str:
+    """``[N, filters, 1]``: embedding, convolution, tanh and max over the characters of ``flat`` ``[N, C]``."""
+    g = ctx.g
     table = g.const(_extended_table(weights(layer.embeddings)), f"{layer.name}_table")
     vectors = g.op("Gather", [table, flat], axis=0, hint=f"{layer.name}_emb")                  # [N, C, D + 1]
-    y = _conv_tanh(ctx, layer, vectors)                                                      # [N, F, C]
-    y = g.op("GlobalMaxPool", [y], hint=f"{layer.name}_max")                                 # [N, F, 1]
-    has_chars = _has_chars(ctx, present)                                                     # [N, 1, 1]
-    y = g.op("Where", [has_chars, y, g.const(np.float32(0.0), "zero_f")])
-    return Value(g.op("Reshape", [y, _output_shape(ctx, layer, chars)], hint=layer.name), rank=3)
+    return g.op("GlobalMaxPool", [_conv_tanh(ctx, layer, vectors)], hint=f"{layer.name}_max")
 
 
 def _extended_table(table: np.ndarray) -> np.ndarray:

@@ -46,12 +46,17 @@ class Options:
     ``streaming``: the graph reads one chunk of steps and carries every recurrent
     layer's state in and out (``state_in.<layer>.<h|c>`` inputs, ``state_out...``
     outputs; :mod:`~pipeline.export.fused.streaming`).
+
+    ``char_spellings``: character id sequences (most frequent first) whose
+    ``CharCNN`` vectors are computed at export into a table; the graph runs the
+    convolution only for other tokens (:mod:`~pipeline.export.fused.char_cache`).
     """
 
     simplernn: str = "auto"
     simplernn_rnn_max_batch: int = 1
     masks: str = "exact"
     streaming: bool = False
+    char_spellings: tuple = ()
 
     def __post_init__(self):
         if self.masks not in MASK_FORMS:
