@@ -2,7 +2,9 @@
 
 * tagging, brown-upos test: the rnnx tagger (ONNX Runtime, 1 thread) vs NLTK's averaged
   perceptron (``nltk.tag.perceptron.PerceptronTagger(load=False)``) trained here on the
-  brown-upos **train** split (5 passes, NLTK's default);
+  brown-upos **train** split (5 passes, NLTK's default), and spaCy's default CPU tagger
+  (``spacy init config --lang en --pipeline tagger --optimize efficiency``, trained with
+  ``spacy train`` on train, dev picking the best checkpoint; cached, see ``benchmarks/spacy_peer.py``);
 * classification, mr test: the rnnx classifier vs a TF-IDF unigram+bigram logistic regression
   (L2, written here with numpy: sparse rows as index/value arrays, L-BFGS), trained on the mr
   train split with its regularisation strength C chosen on the dev split.
@@ -10,11 +12,12 @@
 Both sides start from the corpus tokens and end with label strings; accuracy is scored
 against the same gold labels, speed is tokens/s (tagging) or texts/s (classification) over
 the whole test split, feature extraction included, fastest of ``--repeats`` runs. For
-taggers the accuracy on test tokens outside the rnnx vocabulary is reported for both sides.
+taggers the accuracy on test tokens outside the rnnx vocabulary is reported for every model.
 
-NLTK is **not** an rnnx dependency; install it into the virtualenv for this script only::
+NLTK and spaCy are **not** rnnx dependencies; install them into the virtualenv for this script only::
 
-    .venv/bin/pip install nltk
+    .venv/bin/pip install nltk "spacy>=3.8,<3.9"
+    nice -n 10 .venv/bin/python benchmarks/spacy_peer.py   # optional: train spaCy's tagger ahead (long)
     .venv/bin/python benchmarks/peers.py --tagger export/brown-upos-bilstm --classifier export/mr-bilstm
 
 Prints a markdown table; writes the JSON report to ``--out`` (default ``export/peers.json``).
@@ -37,6 +40,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.check.bench import best_of  # noqa: E402
 from pipeline.scoring.accuracy import accuracy  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import spacy_peer  # noqa: E402
 
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
@@ -259,6 +265,9 @@ def compare_tagging(folder: Path, args) -> dict:
     print(f"training NLTK's averaged perceptron on brown-upos train ({splits['train'].num_tokens:,} tokens, "
           f"{args.nltk_iterations} passes) ...", flush=True)
     runners["NLTK averaged perceptron"] = nltk_perceptron(splits["train"], args.nltk_iterations)
+    if not args.no_spacy:
+        run, extra = spacy_peer.spacy_tagger(splits["train"], splits["dev"], args)
+        runners[f"spaCy {extra['spacy']} tagger (CPU 1 thread, batch {extra['pipe_batch_size']})"] = run, extra
     rows = []
     for label, (run, extra) in runners.items():
         run(tokens[:64])  # warm-up
@@ -324,6 +333,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="rnnx batch size (default 32)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per model; the fastest is kept")
     parser.add_argument("--nltk-iterations", type=int, default=5, help="perceptron training passes (default 5)")
+    parser.add_argument("--no-spacy", action="store_true", help="leave spaCy's tagger out of the tagging table")
+    parser.add_argument("--spacy-model", type=Path, default=spacy_peer.DEFAULT_MODEL_DIR,
+                        help="folder caching spaCy's trained tagger; trained there when missing (default %(default)s)")
+    parser.add_argument("--spacy-batch-size", type=int, default=None,
+                        help="nlp.pipe batch size (default: spaCy's own, the pipeline's nlp.batch_size, 1000)")
+    parser.add_argument("--spacy-max-steps", type=int, default=None, help="training.max_steps (default: spaCy's own)")
+    parser.add_argument("--spacy-patience", type=int, default=None, help="training.patience (default: spaCy's own)")
     parser.add_argument("--out", type=Path, default=Path("export/peers.json"), help="JSON report path")
     args = parser.parse_args(argv)
     if args.tagger is None and args.classifier is None:
