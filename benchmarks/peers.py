@@ -11,8 +11,13 @@
 
 Both sides start from the corpus tokens and end with label strings; accuracy is scored
 against the same gold labels, speed is tokens/s (tagging) or texts/s (classification) over
-the whole test split, feature extraction included, fastest of ``--repeats`` runs. For
-taggers the accuracy on test tokens outside the rnnx vocabulary is reported for every model.
+the whole test split, feature extraction included. Taggers are timed in ``--repeats``
+interleaved rounds and the median is kept (classifiers: the fastest of ``--repeats`` runs).
+For taggers the accuracy on test tokens outside the (first) rnnx vocabulary is reported for
+every model; each rnnx tagger (``--tagger`` repeats, and an export's ``model.int8.onnx`` gets
+its own row) also gets its batch-1 p50 latency on a median-length sentence and its share of
+single-thread MatMul speed: FLOPs per token (recurrent and dense weights) x tokens/s over a
+``[2048, 256] x [256, 512]`` ONNX Runtime MatMul's FLOP/s, measured in the same run.
 
 NLTK and spaCy are **not** rnnx dependencies; install them into the virtualenv for this script only::
 
@@ -38,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipeline.check.bench import best_of  # noqa: E402
+from pipeline.check.bench import best_of, median_ms  # noqa: E402
 from pipeline.scoring.accuracy import accuracy  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -249,35 +254,122 @@ def _export_info(folder: Path, task: str) -> dict:
     return info
 
 
-def compare_tagging(folder: Path, args) -> dict:
+def matmul_gflops(rounds: int = 20) -> float:
+    """Single-thread ONNX Runtime float32 MatMul speed, GFLOP/s: ``[2048, 256] x [256, 512]``, median of ``rounds``."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    m, k, n = 2048, 256, 512
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((k, n)).astype(np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "matmul",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)
+    ms = median_ms(lambda: session.run(None, {"x": x}), rounds)
+    return 2 * m * k * n / (ms * 1e-3) / 1e9
+
+
+def flops_per_token(path: Path) -> int:
+    """Multiply-adds x 2 per token of a tagger graph's recurrent ops and weight MatMuls (float or int8).
+
+    A recurrent op reads every weight of ``W`` and ``R`` once per token (both directions
+    together); a MatMul against a 2-D weight, once. The character CNN is left out: with the
+    character cache it runs only for spellings outside the table.
+    """
+    import onnx
+
+    graph = onnx.load(path).graph
+    sizes = {t.name: int(np.prod(t.dims)) for t in graph.initializer}
+    dims = {t.name: len(t.dims) for t in graph.initializer}
+    macs = 0
+    for node in graph.node:
+        if node.op_type in ("LSTM", "GRU", "RNN", "DynamicQuantizeLSTM"):
+            macs += sizes.get(node.input[1], 0) + sizes.get(node.input[2], 0)
+        elif node.op_type in ("MatMul", "MatMulInteger") and dims.get(node.input[1]) == 2:
+            macs += sizes[node.input[1]]
+    return 2 * macs
+
+
+def batch1_p50_ms(tagger, tokens: list[list[str]]) -> tuple[int, float]:
+    """``(length, p50 ms)``: one median-length test sentence per call, its labels decoded in the graph or argmax."""
+    from pipeline.runtime.encoding import encode_tokens
+
+    length = sorted(map(len, tokens))[len(tokens) // 2]
+    sentence = next(t for t in tokens if len(t) == length)
+    rows = encode_tokens(tagger.encoder, [sentence])
+    feeds = tagger._feeds(rows.collate(rows.sentences))
+    output = ["tags" if tagger.has_tags else "probs"]
+    return length, median_ms(lambda: tagger.session.run(output, feeds), 500)
+
+
+def rnnx_runners(folders: list[Path], tokens, args) -> dict:
+    """One runner per export and model file (``model.onnx``, and ``model.int8.onnx`` where it exists)."""
+    from pipeline.runtime.session import Tagger
+
+    runners = {}
+    gflops = matmul_gflops()
+    for folder in folders:
+        info = _export_info(folder, "tagging")
+        for model_file in ("model.onnx", "model.int8.onnx"):
+            if not (folder / model_file).exists():
+                continue
+            tagger = Tagger.load(folder, threads=1, model_file=model_file)
+            length, p50 = batch1_p50_ms(tagger, tokens)
+            kind = " int8" if "int8" in model_file else ""
+            extra = {"engine": info.get("engine"), "export": str(folder), "model_file": model_file,
+                     "bytes": (folder / model_file).stat().st_size, "batch1_length": length, "batch1_p50_ms": p50,
+                     "flops_per_token": flops_per_token(folder / model_file), "matmul_gflops": gflops,
+                     "char_cache": info.get("char_cache")}
+            runners[f"rnnx {info['name']}{kind} (ORT 1 thread, batch {args.batch_size})"] = (
+                lambda toks, t=tagger: t.predict_tokens(toks, args.batch_size), extra)
+    return runners
+
+
+def compare_tagging(folders: list[Path], args) -> dict:
+    """Every tagger on brown-upos test: accuracy once, then ``--repeats`` interleaved timed rounds (median)."""
     from pipeline.data.datasets import load_dataset
     from pipeline.runtime.session import Tagger
 
-    info = _export_info(folder, "tagging")
     splits = load_dataset("brown-upos")
     test = splits["test"]
     tokens = [list(t) for t in test.tokens]
     n_tokens = sum(len(t) for t in tokens)
-    rnnx = Tagger.load(folder, threads=1)
-    oov = [[w not in rnnx.vocab for w in t] for t in tokens]
-    runners = {f"rnnx {info['name']} (ORT 1 thread, batch {args.batch_size})":
-               (lambda toks: rnnx.predict_tokens(toks, args.batch_size), {"engine": info.get("engine")})}
+    vocab = Tagger.load(folders[0], threads=1).vocab
+    oov = [[w not in vocab for w in t] for t in tokens]
+    runners = rnnx_runners(folders, tokens, args)
     print(f"training NLTK's averaged perceptron on brown-upos train ({splits['train'].num_tokens:,} tokens, "
           f"{args.nltk_iterations} passes) ...", flush=True)
     runners["NLTK averaged perceptron"] = nltk_perceptron(splits["train"], args.nltk_iterations)
     if not args.no_spacy:
         run, extra = spacy_peer.spacy_tagger(splits["train"], splits["dev"], args)
         runners[f"spaCy {extra['spacy']} tagger (CPU 1 thread, batch {extra['pipe_batch_size']})"] = run, extra
-    rows = []
+    rows = {}
     for label, (run, extra) in runners.items():
-        run(tokens[:64])  # warm-up
-        seconds, predicted = best_of(lambda: run(tokens), args.repeats)
-        rows.append({"model": label, "accuracy": token_accuracy(test.labels, predicted),
-                     "oov_accuracy": token_accuracy(test.labels, predicted, oov), "seconds": seconds,
-                     "items_per_s": n_tokens / seconds, **extra})
+        predicted = run(tokens)  # also the warm-up
+        rows[label] = {"model": label, "accuracy": token_accuracy(test.labels, predicted),
+                       "oov_accuracy": token_accuracy(test.labels, predicted, oov), "seconds_each": [], **extra}
+    for _ in range(args.repeats):  # interleaved, so a busy moment of the machine is shared by all
+        for label, (run, _) in runners.items():
+            start = time.perf_counter()
+            run(tokens)
+            rows[label]["seconds_each"].append(time.perf_counter() - start)
+    nltk = rows["NLTK averaged perceptron"]
+    for r in rows.values():
+        r["seconds"] = float(np.median(r["seconds_each"]))
+        r["items_per_s"] = n_tokens / r["seconds"]
+    for r in rows.values():
+        r["vs_nltk"] = r["items_per_s"] / nltk["items_per_s"]
+        if "flops_per_token" in r:
+            r["matmul_share"] = r["flops_per_token"] * r["items_per_s"] / (r["matmul_gflops"] * 1e9)
     share = sum(map(sum, oov)) / n_tokens
     return {"task": "tagging", "data": "brown-upos:test", "items": n_tokens, "unit": "tokens",
-            "sentences": len(tokens), "oov_share": share, "export": str(folder), "rows": rows}
+            "sentences": len(tokens), "oov_share": share, "exports": [str(f) for f in folders],
+            "rows": list(rows.values())}
 
 
 def compare_classification(folder: Path, args) -> dict:
@@ -311,6 +403,8 @@ def markdown(results: list[dict]) -> str:
         oov = res["task"] == "tagging"
         head = ["model", "test accuracy %"] + ([f"OOV accuracy % ({100 * res['oov_share']:.1f}% of tokens)"]
                                               if oov else []) + [f"{res['unit']}/s", "seconds", "train s"]
+        if oov:
+            head += ["x NLTK", "batch 1 p50 ms", "MatMul share"]
         lines += [f"\n{res['data']} ({res['items']:,} {res['unit']})\n",
                   "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in res["rows"]:
@@ -319,6 +413,9 @@ def markdown(results: list[dict]) -> str:
                 cells.append(f"{100 * r['oov_accuracy']:.2f}" if r["oov_accuracy"] is not None else "-")
             train_s = r.get("train_seconds")
             cells += [f"{r['items_per_s']:,.0f}", f"{r['seconds']:.2f}", f"{train_s:.0f}" if train_s else "-"]
+            if oov:
+                cells += [f"{r['vs_nltk']:.2f}", f"{r['batch1_p50_ms']:.3f}" if "batch1_p50_ms" in r else "-",
+                          f"{100 * r['matmul_share']:.0f}%" if "matmul_share" in r else "-"]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -328,10 +425,14 @@ def main(argv=None) -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example:\n  .venv/bin/python benchmarks/peers.py --tagger export/brown-upos-bilstm "
                "--classifier export/mr-bilstm")
-    parser.add_argument("--tagger", type=Path, help="an rnnx export folder of a brown-upos tagger")
+    parser.add_argument("--tagger", type=Path, action="append",
+                        help="an rnnx export folder of a brown-upos tagger (repeat for several; an export's "
+                             "model.int8.onnx gets its own row)")
     parser.add_argument("--classifier", type=Path, help="an rnnx export folder of an mr classifier")
     parser.add_argument("--batch-size", type=int, default=32, help="rnnx batch size (default 32)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per model; the fastest is kept")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs per model (taggers: interleaved rounds, the median is kept; classifiers: "
+                             "the fastest)")
     parser.add_argument("--nltk-iterations", type=int, default=5, help="perceptron training passes (default 5)")
     parser.add_argument("--no-spacy", action="store_true", help="leave spaCy's tagger out of the tagging table")
     parser.add_argument("--spacy-model", type=Path, default=spacy_peer.DEFAULT_MODEL_DIR,

@@ -73,3 +73,27 @@ def test_run_batched_with_character_inputs_returns_input_order():
     fn = lambda x: (x["chars"] != 0).sum(-1)[..., None].astype(np.float32)  # noqa: E731
     out = run_batched(fn, enc.encode_all(sents), task="tagging", batch_size=2, collate=collate)
     assert [o[:, 0].tolist() for o in out] == [[1, 2, 3], [2], [1, 1]]
+
+
+@pytest.mark.parametrize("with_chars", [True, False])
+def test_runtime_encoding_once_per_distinct_token_gives_the_encoder_inputs(with_chars):
+    from pipeline.runtime.encoding import encode_tokens
+
+    rng = np.random.default_rng(3)
+    words = ["The", "the", "cat", "sat", "é", "Zorblaxian", "x" * 60, "", "."]
+    vocab = Vocabulary.build([["the", "cat", "sat", "."]])
+    enc = Encoder(vocab, CharVocab.build([["The", "cat", "sat", "."]], min_freq=1) if with_chars else None)
+    sentences = [[words[i] for i in rng.integers(0, len(words), int(n))] for n in rng.integers(0, 12, 40)]
+    sentences[0] = []
+    rows = encode_tokens(enc, sentences)
+    assert len(rows.word_ids) == len({t for s in sentences for t in s}) + 1  # one row per distinct token
+    for start in range(0, len(sentences), 7):
+        batch = list(range(start, min(start + 7, len(sentences))))
+        want = enc.collate([enc.encode(sentences[i]) for i in batch])
+        got = rows.collate([rows.sentences[i] for i in batch])
+        if with_chars:
+            assert got.keys() == want.keys()
+            for key in want:
+                np.testing.assert_array_equal(got[key], want[key])
+        else:
+            np.testing.assert_array_equal(got, want)

@@ -54,8 +54,8 @@ def check_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
     Writes ``parity.json[int8_file]``; raises :class:`~pipeline.errors.ParityError` on failure.
     """
     from pipeline.artifacts import read_json, update_json
-    from pipeline.check.parity import heldout_split
     from pipeline.check.keras_side import find_run
+    from pipeline.check.parity import heldout_split
     from pipeline.runtime.session import ExportedModel
 
     folder = Path(folder)
@@ -104,8 +104,8 @@ def bench_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
     """
     from pipeline.artifacts import read_json, update_json
     from pipeline.check.bench import latency_stats, pick_batch, time_calls
-    from pipeline.check.parity import heldout_split
     from pipeline.check.keras_side import find_run
+    from pipeline.check.parity import heldout_split
     from pipeline.runtime.encoding import encode_tokens
     from pipeline.runtime.session import ExportedModel
 
@@ -126,7 +126,8 @@ def bench_quantized(folder: Path | str, *, int8_file: str = INT8_FILE, float_fil
         row = {"batch": batch, "length": "median", "tokens_per_row": target,
                "padded_shape": list((x["ids"] if isinstance(x, dict) else x).shape)}
         for label, model in models.items():
-            row[label] = latency_stats(time_calls(lambda m=model: m.run(x, output=output), budget_s=budget_s), tokens)
+            row[label] = latency_stats(time_calls(lambda m=model, o=output, x=x: m.run(x, output=o), budget_s=budget_s),
+                                       tokens)
         row["int8_speedup_p50"] = row["float32-ort-1t"]["p50_ms"] / row["int8-ort-1t"]["p50_ms"]
         rows.append(row)
     sizes = {float_file: (folder / float_file).stat().st_size, int8_file: (folder / int8_file).stat().st_size}
