@@ -149,8 +149,7 @@ def main(argv=None) -> int:
         for label, run in r["runs"].items():
             top = ", ".join(f"{op} {100 * s:.0f}%" for op, s in list(run["op_shares"].items())[:6])
             print(f"  {label:8s} {run['ms_per_call']:8.3f} ms/call {run['us_per_token']:6.2f} us/token | {top}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, report)  # atomic: an interrupted run leaves the previous report
+    write_json(args.out, report)  # atomic, parents created: an interrupted run leaves the previous report
     print(f"\nwritten: {args.out}")
     return 0
 

@@ -113,8 +113,7 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"{r['lever']:<{width}}  {r['tokens_per_s']:>10,.0f} tokens/s  {r['vs_batch_32']:5.2f}x  "
               f"accuracy {100 * r['accuracy']:.2f}%")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, report)  # atomic: an interrupted run leaves the previous report
+    write_json(args.out, report)  # atomic, parents created: an interrupted run leaves the previous report
     print(f"\nwritten: {args.out}")
     return 0
 

@@ -8,7 +8,7 @@ the set only decides how often the convolution runs.
 Example::
 
     spellings, note = training_spellings(run, limit=30000)
-    # ([(12, 5, 9), (3,), ...], "30000 most frequent training spellings (94.3% of training tokens)")
+    # ([(12, 5, 9), (3,), ...], "30000 most frequent training spellings (97.9% of training tokens)")
 """
 
 from __future__ import annotations

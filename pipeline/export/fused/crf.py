@@ -15,7 +15,7 @@ with opset-17 ``ai.onnx`` ops only:
    every step;
 4. padded positions set to 0.
 
-This form takes 0.06 ms less than a ten-op step at batch 1 (18 tokens).
+Alone, at batch 1 (18 tokens, 12 labels) it takes 0.084 ms where a ten-op step took 0.125 ms.
 The float32 arithmetic is that of :func:`pipeline.scoring.decode.viterbi`, so numpy and
 ONNX Runtime give identical paths. Lengths come from the mask the layer is called
 with (right padding); without a mask every row is full length.
