@@ -19,7 +19,8 @@ its own row) also gets its batch-1 p50 latency on a median-length sentence and i
 single-thread MatMul speed: FLOPs per token (recurrent and dense weights) x tokens/s over a
 ``[2048, 256] x [256, 512]`` ONNX Runtime MatMul's FLOP/s, measured in the same run.
 
-NLTK and spaCy are **not** rnnx dependencies; install them into the virtualenv for this script only::
+NLTK and spaCy are **not** rnnx dependencies; install them into the virtualenv for this script
+only (the ``peers`` extra: ``.venv/bin/pip install -e '.[peers]'``)::
 
     .venv/bin/pip install nltk "spacy>=3.8,<3.9"
     nice -n 10 .venv/bin/python benchmarks/spacy_peer.py   # optional: train spaCy's tagger ahead (long)
