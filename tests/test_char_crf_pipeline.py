@@ -178,3 +178,12 @@ def test_a_fresh_process_loads_the_saved_crf_model(crf_tagger):
     out = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["CRFTagger", "crf"]
+
+
+def test_cli_export_says_what_the_character_cache_holds(crf_tagger, tmp_path, capsys):
+    from pipeline.cli import main
+
+    run, _ = crf_tagger
+    assert main(["export", str(run), "--out", str(tmp_path), "--char-cache", "50", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["char_cache"]["spellings"] == 50 and info["char_cache"]["note"].startswith("50 most frequent")

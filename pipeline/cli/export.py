@@ -47,8 +47,19 @@ def run(args) -> int:
     table = f"exported {result.folder}/model.onnx  (engine {result.engine})"
     if result.note:
         table += f"\n  note: {result.note}"
+    cache = _char_cache(result.folder)
+    if cache is not None:
+        info["char_cache"] = cache
+        table += f"\n  character cache: {cache['note']}"
     emit(args, table, info)
     return 0
+
+
+def _char_cache(folder) -> dict | None:
+    """What export.json says about the character-feature cache (character-CNN models), else None."""
+    from pipeline.artifacts import read_json
+
+    return read_json(folder / "export.json").get("char_cache")
 
 
 def run_keras_file(args) -> int:
