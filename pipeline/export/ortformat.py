@@ -146,6 +146,7 @@ def _sample_inputs(folder: Path, kind: str, seed: int = 0) -> list[dict]:
     """
     from pipeline.artifacts import read_json
     from pipeline.runtime.encoding import encode_tokens
+    from pipeline.runtime.session import read_encoder
 
     words = read_json(folder / "vocab.json")["words"]
     rng = np.random.default_rng(seed)
@@ -155,7 +156,7 @@ def _sample_inputs(folder: Path, kind: str, seed: int = 0) -> list[dict]:
         rows[0] = rows[0][:1]  # a length-1 row in every batch
         texts = [[words[i] for i in r] for r in rows]
         if kind == "ids":
-            encoded = encode_tokens(_encoder(folder), texts)
+            encoded = encode_tokens(read_encoder(folder), texts)
             x = encoded.collate(encoded.sentences)
             out.append(x if isinstance(x, dict) else {"ids": x})
         elif kind == "text":
@@ -164,18 +165,6 @@ def _sample_inputs(folder: Path, kind: str, seed: int = 0) -> list[dict]:
             width = max(len(t) for t in texts)
             out.append({kind: np.asarray([t + [""] * (width - len(t)) for t in texts], dtype=object)})
     return out
-
-
-def _encoder(folder: Path):
-    """The export's encoder (words, and characters when ``chars.json`` is there)."""
-    from pipeline.artifacts import read_json
-    from pipeline.data.chars import CharVocab
-    from pipeline.data.features import Encoder
-    from pipeline.data.vocab import Vocabulary
-
-    chars = folder / "chars.json"
-    return Encoder(Vocabulary.from_json(read_json(folder / "vocab.json")),
-                   CharVocab.from_json(read_json(chars)) if chars.exists() else None)
 
 
 def compare_ort(folder: Path, onnx_file: str) -> dict:

@@ -78,6 +78,14 @@ def check_bound_files(model_path: Path, meta: dict, vocab: Vocabulary, labels: L
                         "was exported with; copy the export folder whole, or export the run again")
 
 
+def read_encoder(folder: Path | str, info: dict | None = None) -> Encoder:
+    """The encoder of an export folder: ``vocab.json``, and ``chars.json`` for a character-CNN model."""
+    folder = Path(folder)
+    info = _read(folder / "export.json") if info is None else info
+    chars = CharVocab.from_json(_read(folder / "chars.json")) if info.get("model", {}).get("chars") else None
+    return Encoder(Vocabulary.from_json(_read(folder / "vocab.json")), chars)
+
+
 class ExportedModel:
     """An exported rnnx model: its session, vocabulary and labels."""
 
@@ -86,11 +94,10 @@ class ExportedModel:
         if not self.folder.is_dir():
             raise RnnxError(f"{self.folder} does not exist; export a model with `rnnx export saved_models/NAME`")
         self.info = _read(self.folder / "export.json")
-        self.vocab = Vocabulary.from_json(_read(self.folder / "vocab.json"))
+        self.encoder = read_encoder(self.folder, self.info)
+        self.vocab = self.encoder.vocab
+        chars = self.encoder.chars
         self.labels = Labels.from_json(_read(self.folder / "labels.json"))
-        model_cfg = self.info.get("model", {})
-        chars = CharVocab.from_json(_read(self.folder / "chars.json")) if model_cfg.get("chars") else None
-        self.encoder = Encoder(self.vocab, chars)
         self.task: str = self.info["task"]
         self.model_path = self.folder / model_file
         if not self.model_path.exists():
