@@ -1,4 +1,11 @@
-"""``rnnx evaluate``: score a trained run on one of its splits or on a file (:func:`evaluate_run`)."""
+"""``rnnx evaluate``: score a trained run on one of its splits, on a built-in dataset or on a file (:func:`evaluate_run`).
+
+``--split`` alone picks a split of the corpus the run was trained on. ``--data NAME`` with a
+built-in dataset scores the run on that dataset's ``--split`` (default test) instead: out of
+domain, e.g. a ``brown-upos`` tagger on ``ewt-upos`` or an ``mr`` classifier on
+``tweets-sentiment`` (evaluation-only datasets). ``--data FILE`` scores it on a file.
+Out-of-vocabulary accuracy is always relative to the run's own vocabulary.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,8 @@ def configure(p) -> None:
 
     p.add_argument("run", help="a run folder, e.g. saved_models/pos")
     p.add_argument("--split", default="test", choices=list(SPLITS),
-                   help="built-in split to score (ignored with --data)")
+                   help="split to score (default test): of the run's own data, or of --data NAME when it names a "
+                        "built-in dataset (ignored with --data FILE)")
     add_data_args(p)
     p.add_argument("--out", help="folder for eval_*.json and the confusion PNG (default evaluations/RUN_NAME; "
                                  "the run folder itself is never written)")
@@ -31,9 +39,20 @@ def evaluate_run(run_path, *, split: str = "test", data: str | None = None, data
     from pipeline.train.rundir import load_run
     from pipeline.train.summary import DEV_ONLY_NOTE
 
+    from pipeline.data.sources import is_builtin
+
     run = load_run(run_path)
     note = ""
-    if data:
+    if data and is_builtin(data):
+        from pipeline.data.datasets import load_dataset
+
+        splits = load_dataset(data)
+        if split not in splits:
+            raise RnnxError(f"built-in dataset {data} has no {split} split; its splits are {', '.join(splits)}: "
+                            f"pass --split {next(iter(splits))}")
+        held = splits[split]
+        prefix = "eval_" + "".join(c if c.isalnum() else "_" for c in f"{data}_{split}")
+    elif data:
         held = load_file(data, data_format, column)
         prefix = "eval_" + "".join(c if c.isalnum() else "_" for c in held.source.split("/")[-1])
     else:
@@ -49,6 +68,11 @@ def evaluate_run(run_path, *, split: str = "test", data: str | None = None, data
             note = DEV_ONLY_NOTE
     if held.task != run.task:
         raise RnnxError(f"{held.source} holds {held.task} data but {run_path} is a {run.task} model")
+    unknown = sorted(set(held.label_counts()) - set(run.labels.names))
+    if unknown:
+        raise RnnxError(f"{held.source} has labels {run_path} never predicts ({', '.join(unknown[:8])}"
+                        f"{' ...' if len(unknown) > 8 else ''}); it was trained on {run.labels.names[:8]} "
+                        f"-- score it on data with the same label set")
     out_dir = Path(out) if out else Path("evaluations") / run.files.root.name
     if out_dir.resolve() == run.files.root.resolve():
         raise RnnxError(f"--out {out_dir} is the run folder; evaluations go to a folder of their own")
@@ -75,5 +99,6 @@ def run(args) -> int:
 
 
 register(Command("evaluate", "score a trained run on a split or a file",
-                 "rnnx evaluate saved_models/pos --split test   |   rnnx evaluate saved_models/pos --data my.conllu",
+                 "rnnx evaluate saved_models/pos --split test   |   rnnx evaluate saved_models/pos --data ewt-upos   "
+                 "(out of domain; --split dev for its dev split)   |   rnnx evaluate saved_models/pos --data my.conllu",
                  configure, run))
