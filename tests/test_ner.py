@@ -252,3 +252,39 @@ def test_a_tiny_archive_loads_through_the_registry(tmp_path, monkeypatch):
     assert splits["test"].labels[1] == ["B-PER", "I-PER"]
     assert datasets.load_dataset("toy-ner")["dev"].tokens == splits["dev"].tokens  # from the cache
     assert datasets.parsed_cache_path(toy).is_file()
+
+
+# ----------------------------------------------------------------------------- the CRF peer's features
+
+
+def _ner_peer():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "ner_peer", Path(__file__).resolve().parent.parent / "benchmarks" / "ner_peer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_peer_features_see_two_words_each_side_and_the_sentence_ends():
+    peer = _ner_peer()
+    sent = ["Peter", "Blackburn", "visited", "BRUSSELS", "in", "1996"]
+    first, mid, last = (peer.word_features(sent, i) for i in (0, 3, 5))
+    assert first["BOS"] and "EOS" not in first and "-1:w" not in first and first["+2:w"] == "visited"
+    assert mid["w"] == "brussels" and mid["upper"] and mid["-2:w"] == "blackburn" and mid["+2:w"] == "1996"
+    assert (mid["p4"], mid["s1"], mid["shape"], mid["sshape"]) == ("brus", "s", "XXXXXXXX", "X")
+    assert last["EOS"] and last["digit"] and last["shape"] == "dddd" and "+1:w" not in last
+
+
+def test_peer_crf_learns_a_tiny_corpus():
+    pytest.importorskip("sklearn_crfsuite")
+    from pipeline.data.corpus import Split
+
+    peer = _ner_peer()
+    toks = [["Peter", "met", "Anna", "in", "Paris"], ["Anna", "lives", "in", "Rome"], ["Paris", "is", "big"]]
+    tags = [["B-PER", "O", "B-PER", "O", "B-LOC"], ["B-PER", "O", "O", "B-LOC"], ["B-LOC", "O", "O"]]
+    split = Split("tagging", toks * 4, tags * 4)
+    row = peer.crf_row({"train": split, "dev": split, "test": split}, [0.0], [0.01], 50)
+    assert row["test_f1"] == 1.0 and row["grid"][0]["dev_f1"] == 1.0
