@@ -99,12 +99,15 @@ def heldout_split(run):
     return name, splits[name]
 
 
-def random_batches(vocab_size: int, *, count: int, seed: int = 0, num_chars: int = 0) -> list:
+def random_batches(vocab_size: int, *, count: int, seed: int = 0, num_chars: int = 0,
+                   lm: tuple[int, int] | None = None) -> list:
     """Padded id batches of random size and ragged random lengths (1..200).
 
     With ``num_chars`` (a character-CNN model) each batch is ``{"ids", "chars"}``:
     every word gets 1..30 random character ids (unknown characters included), so
-    words longer than any seen in training are exercised too.
+    words longer than any seen in training are exercised too. With ``lm``
+    (``(LM characters, the space's id)``, a model with character-LM features) each
+    batch also holds the ``lm_*`` inputs of random words of 1..30 LM characters.
     """
     rng = np.random.default_rng(seed)
     out = []
@@ -115,12 +118,26 @@ def random_batches(vocab_size: int, *, count: int, seed: int = 0, num_chars: int
         if k % 2:
             lengths[-1] = 200
         rows = [rng.integers(1, vocab_size, size=int(n)) for n in lengths]
-        if not num_chars:
+        if not num_chars and not lm:
             out.append(pad_batch(rows))
             continue
         words = [[rng.integers(1, num_chars, size=int(rng.integers(1, 31))).tolist() for _ in row] for row in rows]
-        out.append(collate([Encoded(row.tolist(), w) for row, w in zip(rows, words)]))
+        lm_rows = [_random_lm_row(rng, len(row), *lm) for row in rows] if lm else [None] * len(rows)
+        out.append(collate([Encoded(row.tolist(), w if num_chars else None, x)
+                            for row, w, x in zip(rows, words, lm_rows)]))
     return out
+
+
+def _random_lm_row(rng, tokens: int, num_chars: int, space: int) -> tuple[list, list, list]:
+    """``(lm_chars, starts, ends)`` of ``tokens`` random words in the layout of :mod:`pipeline.data.lm_text`."""
+    chars, starts, ends = [space], [], []
+    for _ in range(tokens):
+        word = rng.integers(1, num_chars, size=int(rng.integers(1, 31))).tolist()
+        starts.append(len(chars))
+        chars += word
+        ends.append(len(chars) - 1)
+        chars.append(space)
+    return chars, starts, ends
 
 
 def _positions(probs: np.ndarray, x, task: str) -> np.ndarray:
@@ -188,8 +205,11 @@ def check_export(
 
     rand = Comparison()
     rand_tags = {"sequences_compared": 0, "sequences_differing": 0, "tokens_differing": 0}
+    cfg = run.model_config
+    lm = run.encoder.lm
     for b, batch in enumerate(random_batches(run.vocab.size, count=random_count,
-                                             num_chars=run.model_config.num_chars if run.model_config.chars else 0)):
+                                             num_chars=cfg.num_chars if cfg.chars else 0,
+                                             lm=(lm.size, lm.encode_text(" ")[0]) if lm else None)):
         ref_probs = np.asarray(keras_fn(batch))
         shape = "x".join(str(d) for d in ids_of(batch).shape)
         rand.add(_positions(ref_probs, batch, task), _positions(onnx_model.run(batch), batch, task),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.cli import data, train, evaluate, export, check, bench, predict, demo, experiment, web  # noqa: F401,E401
+from pipeline.cli import data, pretrain_lm, train, evaluate, export, check, bench, predict, demo, experiment, web  # noqa: F401,E401
 from pipeline.cli.registry import COMMANDS, Command, emit
 from pipeline.errors import RnnxError
 

@@ -3,7 +3,10 @@
 An :class:`Encoder` turns tokens into one encoded sequence and a batch of them
 into the model's inputs. A word-level model reads one int64 array ``ids
 [batch, time]``; a model with character features reads ``{"ids": ..., "chars":
-[batch, time, chars]}``. Every place that feeds a model (training, evaluation,
+[batch, time, chars]}``; a model with character-LM features (:mod:`pipeline.models.char_lm`)
+also reads the sentence as one character sequence, ``lm_chars [batch, L]``, and where
+each token starts and ends in it, ``lm_starts``/``lm_ends [batch, time]``
+(:mod:`pipeline.data.lm_text`). Every place that feeds a model (training, evaluation,
 parity checks, the ONNX runtime) goes through the same two calls::
 
     >>> from pipeline.data.vocab import Vocabulary
@@ -15,6 +18,11 @@ parity checks, the ONNX runtime) goes through the same two calls::
     >>> batch = both.collate([both.encode(["a", "cat"]), both.encode(["dog"])])
     >>> batch["ids"].tolist(), batch["chars"].shape, both.input_names
     ([[2, 3], [1, 0]], (2, 2, 3), ['ids', 'chars'])
+    >>> from pipeline.data.lm_text import LMChars
+    >>> lm = Encoder(Vocabulary.build([["a", "cat"]]), lm=LMChars.build(["a cat"], min_freq=1))
+    >>> batch = lm.collate([lm.encode(["a", "cat"]), lm.encode(["dog"])])
+    >>> batch["lm_chars"].shape, batch["lm_starts"].tolist(), batch["lm_ends"].tolist()
+    ((2, 7), [[1, 3], [1, 0]], [[1, 5], [3, 0]])
 """
 
 from __future__ import annotations
@@ -26,19 +34,22 @@ import numpy as np
 
 from pipeline.data.batching import pad
 from pipeline.data.chars import CharVocab, pad_chars
+from pipeline.data.lm_text import LMChars
 from pipeline.data.vocab import Vocabulary
 
 IDS = "ids"
 CHARS = "chars"
+LM_CHARS, LM_STARTS, LM_ENDS = "lm_chars", "lm_starts", "lm_ends"
 
 
 class Encoded(tuple):
-    """``(ids, chars)`` of one sentence; ``len()`` is its number of tokens."""
+    """``(ids, chars, lm)`` of one sentence (``chars``/``lm`` None when the model does not read them);
+    ``len()`` is its number of tokens. ``lm`` is ``(lm_chars, starts, ends)``."""
 
     __slots__ = ()
 
-    def __new__(cls, ids: list[int], chars: list[list[int]]):
-        return super().__new__(cls, (ids, chars))
+    def __new__(cls, ids: list[int], chars: list[list[int]] | None, lm: tuple | None = None):
+        return super().__new__(cls, (ids, chars, lm))
 
     def __len__(self) -> int:
         return len(self[0])
@@ -48,8 +59,12 @@ class Encoded(tuple):
         return self[0]
 
     @property
-    def chars(self) -> list[list[int]]:
+    def chars(self) -> list[list[int]] | None:
         return self[1]
+
+    @property
+    def lm(self) -> tuple | None:
+        return self[2]
 
 
 @dataclass
@@ -58,17 +73,20 @@ class Encoder:
 
     vocab: Vocabulary
     chars: CharVocab | None = None
+    lm: LMChars | None = None
 
     @property
     def input_names(self) -> list[str]:
-        return [IDS, CHARS] if self.chars is not None else [IDS]
+        return [IDS] + ([CHARS] if self.chars is not None else []) + ([LM_CHARS, LM_STARTS, LM_ENDS]
+                                                                      if self.lm is not None else [])
 
     def encode(self, tokens: Sequence[str]):
         """One sentence: a list of word ids, or :class:`Encoded` when the model reads characters."""
         ids = self.vocab.encode(tokens)
-        if self.chars is None:
+        if self.chars is None and self.lm is None:
             return ids
-        return Encoded(ids, self.chars.encode(tokens))
+        return Encoded(ids, self.chars.encode(tokens) if self.chars is not None else None,
+                       self.lm.encode_sentence(tokens) if self.lm is not None else None)
 
     def encode_all(self, sentences: Sequence[Sequence[str]]) -> list:
         return [self.encode(t) for t in sentences]
@@ -82,7 +100,14 @@ def collate(batch: Sequence, min_width: int = 1):
     """Pad encoded sentences: lists of ids -> int64 ``[batch, time]``; :class:`Encoded` -> dict of inputs."""
     if batch and isinstance(batch[0], Encoded):
         ids = pad([e.ids for e in batch], min_width=min_width)
-        return {IDS: ids, CHARS: pad_chars([e.chars for e in batch], time=ids.shape[1])}
+        out = {IDS: ids}
+        if batch[0].chars is not None:
+            out[CHARS] = pad_chars([e.chars for e in batch], time=ids.shape[1])
+        if batch[0].lm is not None:
+            out[LM_CHARS] = pad([e.lm[0] for e in batch], min_width=1)
+            out[LM_STARTS] = pad([e.lm[1] for e in batch], max_len=ids.shape[1])
+            out[LM_ENDS] = pad([e.lm[2] for e in batch], max_len=ids.shape[1])
+        return out
     return pad(batch, min_width=min_width)
 
 

@@ -76,7 +76,8 @@ class ExportResult:
 
 def _structured(cfg) -> str:
     """What makes a model more than ids -> softmax (character input, CRF decoding), or ``""``."""
-    parts = (["character features"] if cfg.chars else []) + (["a CRF output layer"] if cfg.crf else [])
+    parts = ((["character features"] if cfg.chars else []) + (["character-LM features"] if cfg.lm else [])
+             + (["a CRF output layer"] if cfg.crf else []))
     return " and ".join(parts)
 
 
@@ -111,6 +112,7 @@ def model_metadata(run, engine: str) -> dict[str, object]:
         "vocab_size": run.vocab.size,
         "vocab_sha256": run.vocab.sha256(),
         **({"chars_sha256": _chars_sha256(run)} if run.model_config.chars else {}),
+        **({"lm_chars_sha256": _lm_chars_sha256(run)} if run.model_config.lm else {}),
         "lowercase": run.vocab.lowercase,
         "padding": "right, id 0; unknown word id 1",
         "tokenizer": tokenizer_settings(run.vocab),
@@ -126,6 +128,13 @@ def _chars_sha256(run) -> str:
     return CharVocab.from_json(read_json(run.files.chars)).sha256()
 
 
+def _lm_chars_sha256(run) -> str:
+    from pipeline.artifacts import read_json
+    from pipeline.data.lm_text import LMChars
+
+    return LMChars.from_json(read_json(run.files.lm_chars)).sha256()
+
+
 def input_specs(cfg) -> list[dict]:
     """The graph inputs a model of ``cfg`` reads, in order."""
     specs = [{"name": INPUT_NAME, "dtype": "int64", "shape": ["batch", "time"], "padding": "right, 0",
@@ -135,6 +144,17 @@ def input_specs(cfg) -> list[dict]:
                       "what": "each word's character ids from chars.json (1 = unknown character); rows of a "
                               "padding word are all 0; words longer than max_word_chars keep their first and "
                               "last max_word_chars/2 characters"})
+    if cfg.lm:
+        specs += [
+            {"name": "lm_chars", "dtype": "int64", "shape": ["batch", "sentence_chars"], "padding": "right, 0",
+             "what": "the sentence as the character LM reads it: its tokens joined by single spaces, with a space "
+                     "before the first and after the last, as character ids from lm_chars.json (1 = unknown "
+                     "character); never truncated"},
+            {"name": "lm_starts", "dtype": "int64", "shape": ["batch", "time"], "padding": "right, 0",
+             "what": "position in lm_chars of each token's first character (0 marks a padding token)"},
+            {"name": "lm_ends", "dtype": "int64", "shape": ["batch", "time"], "padding": "right, 0",
+             "what": "position in lm_chars of each token's last character"},
+        ]
     return specs
 
 
@@ -151,7 +171,7 @@ def output_specs(cfg) -> list[dict]:
 
 STREAM_FILE = "model.stream.onnx"
 #: files beside model.onnx that the model reads through; bound to it by checksum (export.json, ONNX metadata)
-DEPENDENT_FILES = ("vocab.json", "labels.json", "chars.json")
+DEPENDENT_FILES = ("vocab.json", "labels.json", "chars.json", "lm_chars.json")
 
 
 def _stream_model(run, char_spellings=()):
@@ -233,6 +253,8 @@ def _export_into(staging: Path, run, name: str, *, engine: str, text: bool, quan
     shutil.copy2(run.files.labels, staging / "labels.json")
     if run.model_config.chars:
         shutil.copy2(run.files.chars, staging / "chars.json")
+    if run.model_config.lm:
+        shutil.copy2(run.files.lm_chars, staging / "lm_chars.json")
     write_json(staging / "export.json", {
         "name": name,
         "source_run": _relative(run.files.root, staging),

@@ -6,6 +6,7 @@ Both share one encoder::
       [ -> WordDropout   with cfg.word_dropout: training only ]
       -> Embedding(mask_zero=True)
          [ ++ CharCNN(chars [batch, time, chars])   with cfg.chars ]
+         [ ++ character-LM states at each token's boundaries (lm_chars, lm_starts, lm_ends)   with cfg.lm ]
       -> Dropout
       -> N x (SimpleRNN | LSTM | GRU, optionally Bidirectional(concat)) -> Dropout
          [ classifiers with cfg.pooling max/mean: StatePooling over all states ]
@@ -60,6 +61,24 @@ def recurrent_layer(cfg: ModelConfig, index: int, return_sequences: bool):
     return layer
 
 
+def _with_lm_features(cfg: ModelConfig, inputs: list, x):
+    """``x`` concatenated with the character LM's word features; the LM's inputs appended to ``inputs``.
+
+    The LM layers start with random weights: :func:`pipeline.models.char_lm.copy_lm_weights` gives them the
+    pretrained ones (training does it once, before the first epoch)."""
+    import keras
+
+    from pipeline.models.char_lm import LMShape, lm_word_features
+
+    if cfg.lm_num_chars < 3 or cfg.lm_units < 1:
+        raise ConfigError(f"lm {cfg.lm!r}: lm_num_chars and lm_units come from the pretrained LM; load it with "
+                          "pipeline.train.char_lm.load_lm and fill them in")
+    lm_inputs, features = lm_word_features(LMShape(cfg.lm_num_chars, cfg.lm_char_dim or 32, cfg.lm_units),
+                                           fine_tune=cfg.lm_fine_tune)
+    inputs.extend(lm_inputs)
+    return keras.layers.Concatenate(name="lm_word_features")([x, features])
+
+
 def build_model(cfg: ModelConfig):
     """Build the (uncompiled) Keras model that ``cfg`` describes."""
     import keras
@@ -86,6 +105,8 @@ def build_model(cfg: ModelConfig):
         words = CharCNN(cfg.num_chars, char_dim=cfg.char_dim, filters=cfg.char_filters, width=cfg.char_width,
                         name="char_cnn")(chars)
         x = keras.layers.Concatenate(name="word_features")([x, words])
+    if cfg.lm:
+        x = _with_lm_features(cfg, inputs, x)
     x = keras.layers.Dropout(cfg.dropout, name="embedding_dropout")(x)
     for i in range(cfg.layers):
         last = i == cfg.layers - 1

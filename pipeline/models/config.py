@@ -5,6 +5,8 @@
 'BiLSTM tagger (1 layer x 128 units, embedding 100)'
 >>> ModelConfig(task="tagging", chars=True, crf=True).describe()
 'BiLSTM-CNN-CRF tagger (1 layer x 128 units, embedding 100, character CNN 50 filters)'
+>>> ModelConfig(task="tagging", crf=True, lm="brown-lm", lm_units=128).describe()
+'BiLSTM-CRF tagger (1 layer x 128 units, embedding 100, character LM brown-lm 128 units (frozen))'
 >>> ModelConfig(task="classification", pooling="max").describe()
 'BiLSTM classifier (1 layer x 128 units, embedding 100, max-pooled states)'
 >>> ModelConfig(task="classification", crf=True)
@@ -48,6 +50,11 @@ class ModelConfig:
     num_chars: int = 0  # filled in from the character vocabulary
     crf: bool = False  # linear-chain CRF output (taggers): CRF log-likelihood, Viterbi decoding
     pooling: str = "last"  # classifiers: the last state, or max / mean over all states (see pooling.py)
+    lm: str = ""  # a pretrained character LM (rnnx pretrain-lm run) whose states are word features (char_lm.py)
+    lm_fine_tune: bool = False  # train the LM's weights too (default: frozen, as pretrained)
+    lm_units: int = 0  # filled in from the LM
+    lm_char_dim: int = 0
+    lm_num_chars: int = 0
 
     def __post_init__(self) -> None:
         checks = {
@@ -81,6 +88,9 @@ class ModelConfig:
         layer_word = "layer" if self.layers == 1 else "layers"
         suffix = ("-CNN" if self.chars else "") + ("-CRF" if self.crf else "")
         extras = f", character CNN {self.char_filters} filters" if self.chars else ""
+        if self.lm:
+            tuned = "fine-tuned" if self.lm_fine_tune else "frozen"
+            extras += f", character LM {self.lm}{f' {self.lm_units} units' if self.lm_units else ''} ({tuned})"
         extras += f", {self.pooling}-pooled states" if self.pooling != "last" else ""
         return (
             f"{prefix}{CELL_TITLES[self.cell]}{suffix} {role} ({self.layers} {layer_word} x {self.units} units, "

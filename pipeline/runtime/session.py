@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.data.chars import CharVocab
+from pipeline.data.lm_text import LMChars
 from pipeline.data.features import Encoder, as_feeds
 from pipeline.data.vocab import Labels, Vocabulary
 from pipeline.errors import RnnxError
@@ -50,8 +51,8 @@ def _read(path: Path) -> dict:
 
 
 def check_bound_files(model_path: Path, meta: dict, vocab: Vocabulary, labels: Labels,
-                      chars: CharVocab | None = None) -> None:
-    """Refuse a ``vocab.json``/``labels.json``/``chars.json`` that is not the one ``model_path`` was exported with.
+                      chars: CharVocab | None = None, lm: LMChars | None = None) -> None:
+    """Refuse a ``vocab.json``/``labels.json``/``chars.json``/``lm_chars.json`` that is not the one ``model_path`` was exported with.
 
     The export writes each file's checksum (or the labels themselves) into the ONNX
     model's metadata; a file copied from another export would give wrong answers
@@ -70,20 +71,24 @@ def check_bound_files(model_path: Path, meta: dict, vocab: Vocabulary, labels: L
         if isinstance(expected, list) and expected != labels.names:
             problems.append(f"{folder / 'labels.json'} ({len(labels.names)} labels {labels.names[:4]}..., the model "
                             f"expects {len(expected)} labels {expected[:4]}...)")
-    if chars is not None and meta.get("chars_sha256") and meta["chars_sha256"] != chars.sha256():
-        problems.append(f"{folder / 'chars.json'} (sha256 {chars.sha256()[:12]}..., the model expects "
-                        f"{meta['chars_sha256'][:12]}...)")
+    for file, key, table in (("chars.json", "chars_sha256", chars), ("lm_chars.json", "lm_chars_sha256", lm)):
+        if table is not None and meta.get(key) and meta[key] != table.sha256():
+            problems.append(f"{folder / file} (sha256 {table.sha256()[:12]}..., the model expects "
+                            f"{meta[key][:12]}...)")
     if problems:
         raise RnnxError(f"{'; '.join(problems)}: not the file{'s' if len(problems) > 1 else ''} {model_path.name} "
                         "was exported with; copy the export folder whole, or export the run again")
 
 
 def read_encoder(folder: Path | str, info: dict | None = None) -> Encoder:
-    """The encoder of an export folder: ``vocab.json``, and ``chars.json`` for a character-CNN model."""
+    """The encoder of an export folder: ``vocab.json``, ``chars.json`` for a character-CNN model and
+    ``lm_chars.json`` for a model with character-LM features."""
     folder = Path(folder)
     info = _read(folder / "export.json") if info is None else info
-    chars = CharVocab.from_json(_read(folder / "chars.json")) if info.get("model", {}).get("chars") else None
-    return Encoder(Vocabulary.from_json(_read(folder / "vocab.json")), chars)
+    model = info.get("model", {})
+    chars = CharVocab.from_json(_read(folder / "chars.json")) if model.get("chars") else None
+    lm = LMChars.from_json(_read(folder / "lm_chars.json")) if model.get("lm") else None
+    return Encoder(Vocabulary.from_json(_read(folder / "vocab.json")), chars, lm)
 
 
 class ExportedModel:
@@ -108,7 +113,7 @@ class ExportedModel:
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.has_tags = "tags" in self.output_names  # a CRF tagger: the graph decodes the best tag sequence
         check_bound_files(self.model_path, self.session.get_modelmeta().custom_metadata_map, self.vocab,
-                          self.labels, chars)
+                          self.labels, chars, self.encoder.lm)
 
     @classmethod
     def load(cls, folder: Path | str, **kwargs) -> "ExportedModel":

@@ -318,11 +318,18 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
     if resuming and dist.name != "multiworker" and (files.backup / "loop_state.npz").exists():
         raise ConfigError(f"{staging} was started with --strategy multiworker; resume it with the same strategy "
                           "(and TF_CONFIG), or pass --force to start over")
-    if spec.model.chars or spec.model.crf:
+    if spec.model.chars or spec.model.crf or spec.model.lm:
         _check_supported(spec, data, dist)
     chars = CharVocab.build(data.train.tokens) if spec.model.chars else None
+    lm = None
+    if spec.model.lm:
+        from pipeline.train.char_lm import load_lm
+
+        lm = load_lm(spec.model.lm, staging.parent)
+    lm_sizes = {"lm_units": lm.shape.units, "lm_char_dim": lm.shape.char_dim,
+                "lm_num_chars": lm.shape.num_chars} if lm else {}
     cfg = ModelConfig.from_json({**spec.model.to_json(), "vocab_size": vocab.size, "num_labels": labels.size,
-                                 "num_chars": chars.size if chars else 0})
+                                 "num_chars": chars.size if chars else 0, **lm_sizes})
     config = {
         "name": spec.name,
         "data": spec.data,
@@ -334,6 +341,9 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
         "model": cfg.to_json(),
         "options": asdict(opts),
     }
+    if lm:
+        config["lm"] = {"run": str(lm.path), "model_sha256": sha256_file(lm.path / "model.keras"),
+                        "heldout": lm.metrics.get("heldout"), "sources": lm.config.get("sources")}
     if resuming:
         _check_resume(staging, config)
         saved = Vocabulary.from_json(read_json(files.vocab)), Labels.from_json(read_json(files.labels))
@@ -347,10 +357,12 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
         write_json(files.labels, labels.to_json())
         if chars is not None:
             write_json(files.chars, chars.to_json())
+        if lm is not None:
+            write_json(files.lm_chars, lm.chars.to_json())
     keras.utils.set_random_seed(opts.seed)
     if opts.mixed_precision:
         keras.mixed_precision.set_global_policy(f"mixed_{opts.mixed_precision}")
-    encoder = Encoder(vocab, chars)
+    encoder = Encoder(vocab, chars, lm.chars if lm else None)
 
     dev_split = _known_labels_only(splits["dev"], labels)
     config.update({
@@ -360,7 +372,8 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
         "device": device_summary(),
         "strategy": {"name": dist.name, "replicas": dist.replicas},
         # the files the model reads through, bound to it: load_run refuses a file swapped in from another run
-        "files_sha256": {p.name: sha256_file(p) for p in (files.vocab, files.labels, files.chars) if p.exists()},
+        "files_sha256": {p.name: sha256_file(p) for p in (files.vocab, files.labels, files.chars, files.lm_chars)
+                          if p.exists()},
     })
     write_json(files.config, config)
 
@@ -369,6 +382,10 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
     guard = _cluster_errors(dist)
     with guard, dist.strategy.scope():
         model = build_model(cfg)
+        if lm is not None:  # on --resume, BackupAndRestore then restores the weights trained so far
+            from pipeline.models.char_lm import copy_lm_weights
+
+            copy_lm_weights(model, lm.model)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=opts.learning_rate, clipnorm=5.0),
             loss=None if cfg.crf else "sparse_categorical_crossentropy",  # a CRFTagger computes its own loss
@@ -462,8 +479,9 @@ def _save_run(model, cfg: ModelConfig, opts: TrainOptions, files: RunFiles, hist
 
 
 def _check_supported(spec: RunSpec, data, dist) -> None:
-    """Character features and CRFs: in-memory data, ``model.fit`` (not the multi-worker loop)."""
-    what = "--chars" if spec.model.chars else "--crf"
+    """Character features, character-LM features and CRFs: in-memory data, ``model.fit`` (not the multi-worker
+    loop)."""
+    what = "--chars" if spec.model.chars else "--lm" if spec.model.lm else "--crf"
     if dist.name == "multiworker":
         raise ConfigError(f"{what} is not available with --strategy multiworker yet; use --strategy default or "
                           "mirrored")

@@ -78,7 +78,8 @@ class BatchPlan:
         return collate(rows), y
 
     @property
-    def has_chars(self) -> bool:
+    def has_dict_inputs(self) -> bool:
+        """Whether batches are dicts of inputs (character or character-LM features), not one ids array."""
         from pipeline.data.features import Encoded
 
         return bool(self.ids) and isinstance(self.ids[0], Encoded)
@@ -115,8 +116,9 @@ def _tf_data(plan: BatchPlan):
 
     y_shape = (None, None) if plan.task == "tagging" else (None,)
     x_spec = tf.TensorSpec((None, None), tf.int64)
-    if plan.has_chars:
-        x_spec = {"ids": x_spec, "chars": tf.TensorSpec((None, None, None), tf.int64)}
+    if plan.has_dict_inputs:  # every input of a batch, by its rank
+        first = plan.batch(plan.order(0)[0][:1])[0]
+        x_spec = {k: tf.TensorSpec((None,) * v.ndim, tf.int64) for k, v in first.items()}
     ds = tf.data.Dataset.from_generator(
         batches,
         output_signature=(x_spec, tf.TensorSpec(y_shape, tf.int32)),

@@ -5,6 +5,7 @@
 ``vocab.json``         token vocabulary (id 0 padding, id 1 unknown), lowercasing
 ``labels.json``        label names in id order
 ``chars.json``         character vocabulary (models with character features)
+``lm_chars.json``      the character LM's vocabulary (models with character-LM features; a copy of the LM's)
 ``config.json``        model config, training options, dataset (and its sha256), versions, and the
                        sha256 of vocab/labels/chars (checked by :func:`load_run`)
 ``metrics.json``       evaluation on the dev and test splits
@@ -44,6 +45,7 @@ class RunFiles:
         self.vocab = self.root / "vocab.json"
         self.labels = self.root / "labels.json"
         self.chars = self.root / "chars.json"
+        self.lm_chars = self.root / "lm_chars.json"
         self.config = self.root / "config.json"
         self.metrics = self.root / "metrics.json"
         self.history_csv = self.root / "history.csv"
@@ -70,8 +72,11 @@ class Run:
     @property
     def encoder(self) -> Encoder:
         """Tokens -> model inputs (word ids, and characters for a character-CNN model)."""
+        from pipeline.data.lm_text import LMChars
+
         chars = CharVocab.from_json(read_json(self.files.chars)) if self.model_config.chars else None
-        return Encoder(self.vocab, chars)
+        lm = LMChars.from_json(read_json(self.files.lm_chars)) if self.model_config.lm else None
+        return Encoder(self.vocab, chars, lm)
 
     @property
     def model(self):

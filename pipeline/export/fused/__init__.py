@@ -164,6 +164,10 @@ def _dims(shape, name: str) -> list:
     return dims
 
 
+#: inputs whose axis 1 is not the token axis: a character LM reads the sentence as one character sequence
+OTHER_AXES = {"lm_chars": ["batch", "sentence_chars"]}
+
+
 def _contract_inputs(ctx: Context, functional, model_name: str):
     """Graph inputs of an rnnx model: ``ids`` first, then extra integer inputs (``chars``).
 
@@ -190,7 +194,7 @@ def _contract_inputs(ctx: Context, functional, model_name: str):
             raise ExportError(f"model input {name} has shape {kt.shape} and dtype {kt.dtype}; rnnx models take "
                               "integer inputs of shape [batch, time, ...] (other models export with "
                               "pipeline.export.to_onnx)")
-        dims = ["batch", "time"] + [f"{name}_dim{i}" for i in range(2, rank)]
+        dims = OTHER_AXES.get(name) or ["batch", "time"] + [f"{name}_dim{i}" for i in range(2, rank)]
         graph_inputs.append(GraphBuilder.input(ctx.g.reserve(name), np.int64, dims))
         values[id(kt)] = ctx.cast(Value(name, rank=rank, dtype=np.int64), onnx_dtype(kt.dtype))
     order = sorted(range(len(names)), key=lambda i: names[i] != INPUT_NAME)

@@ -68,6 +68,8 @@ converts(_op(_knp, "NotEqual"), streaming=True)(_binary(["Equal", "Not"], np.boo
 converts(_op(_knp, "Equal"), streaming=True)(_binary(["Equal"], np.bool_))
 converts(_op(_knp, "LogicalOr"), streaming=True)(_binary(["Or"], np.bool_))
 converts(_op(_knp, "LogicalAnd"), streaming=True)(_binary(["And"], np.bool_))
+converts(_op(_knp, "Greater"), streaming=True)(_binary(["Greater"], np.bool_))  # WordBoundaryStates' mask
+converts(_op(_knp, "Less"), streaming=True)(_binary(["Less"], np.bool_))
 
 
 @converts(_op(_knp, "LogicalNot"), streaming=True)
