@@ -21,7 +21,8 @@ sklearn-crfsuite is **not** an rnnx dependency (it is in the ``peers`` extra)::
     nice -n 10 .venv/bin/python benchmarks/ner_peer.py --out benchmarks/results/ner_peer.json
 
 ``--rows crf`` or ``--rows bilstm,bilstm-cased`` runs a subset; rows already in ``--out`` that
-are not run again are kept (so rows can be run in separate processes).
+are not run again are kept (so rows can be run in separate processes). An rnnx row trained with
+``--seed N`` other than 0 is named ``ROW-seedN``, beside the seed-0 row.
 """
 
 from __future__ import annotations
@@ -153,14 +154,14 @@ def rnnx_row(name: str, settings: dict, args) -> dict:
     from pipeline.artifacts import read_json
     from pipeline.train.fit import run_spec, train
 
-    spec = run_spec(f"ner-{name}", DATASET, task="tagging", epochs=args.epochs, patience=args.patience,
-                    seed=args.seed, verbose=0 if args.quiet else 2, **settings)
+    spec = run_spec(f"ner-{name}-seed{args.seed}", DATASET, task="tagging", epochs=args.epochs,
+                    patience=args.patience, seed=args.seed, verbose=0 if args.quiet else 2, **settings)
     root = Path(args.models) if args.models else Path(tempfile.mkdtemp(prefix="rnnx-ner-"))
     run = train(spec, root=root, force=True)
     metrics = read_json(run / "metrics.json")
     config = read_json(run / "config.json")
     return {
-        "row": name, "model": f"rnnx {spec.model.describe()}",
+        "row": name if args.seed == 0 else f"{name}-seed{args.seed}", "model": f"rnnx {spec.model.describe()}",
         "settings": {"task": "tagging", **settings}, **_entity_summary(metrics["test"], metrics["dev"]),
         "train_seconds": metrics["train_seconds"], "epochs_run": metrics["epochs_run"],
         "epochs_max": args.epochs, "patience": args.patience, "seed": args.seed,
@@ -237,6 +238,8 @@ def _merge(out: Path, row: dict, sizes: dict, write_json) -> None:
             pass
     order = {name: i for i, name in enumerate(ROWS)}
     kept = [r for r in report.get("rows", []) if r.get("row") != row["row"]]
+    order.update({r["row"]: order.get(r["row"].rsplit("-seed", 1)[0], 99) + 0.5 for r in kept + [row]
+                  if "-seed" in r["row"]})
     report.update({
         "dataset": DATASET, "sizes": sizes, "scorer": "pipeline.scoring.metrics.tagging_report (conlleval chunks)",
         "cpu_count": os.cpu_count(), "rows": sorted(kept + [row], key=lambda r: order.get(r["row"], 99)),
