@@ -121,10 +121,10 @@ def random_batches(vocab_size: int, *, count: int, seed: int = 0, num_chars: int
         if not num_chars and not lm:
             out.append(pad_batch(rows))
             continue
-        words = [[rng.integers(1, num_chars, size=int(rng.integers(1, 31))).tolist() for _ in row] for row in rows]
+        words = ([[rng.integers(1, num_chars, size=int(rng.integers(1, 31))).tolist() for _ in row] for row in rows]
+                 if num_chars else [None] * len(rows))
         lm_rows = [_random_lm_row(rng, len(row), *lm) for row in rows] if lm else [None] * len(rows)
-        out.append(collate([Encoded(row.tolist(), w if num_chars else None, x)
-                            for row, w, x in zip(rows, words, lm_rows)]))
+        out.append(collate([Encoded(row.tolist(), w, x) for row, w, x in zip(rows, words, lm_rows)]))
     return out
 
 

@@ -96,7 +96,7 @@ class LMChars:
 def sentence_text(tokens: Sequence[str]) -> str:
     """What a character LM reads for ``tokens``.
 
-    >>> sentence_text(["Hi", "!"])
-    ' Hi ! '
+    >>> sentence_text(["Hi", "!"]), sentence_text([])
+    (' Hi ! ', ' ')
     """
-    return SEP + SEP.join(tokens) + SEP
+    return SEP + "".join(t + SEP for t in tokens)

@@ -63,7 +63,8 @@ def lm_layers(shape: LMShape, *, trainable: bool = True):
     embedding = keras.layers.Embedding(shape.num_chars, shape.char_dim, mask_zero=True, name=EMBEDDING,
                                        trainable=trainable)
     recurrent = keras.layers.Bidirectional(keras.layers.LSTM(shape.units, return_sequences=True),
-                                           merge_mode=None, name=RECURRENT, trainable=trainable)
+                                           merge_mode=None, name=RECURRENT)
+    recurrent.trainable = trainable  # the setter reaches both directions (a constructor argument does not)
     return embedding, recurrent
 
 

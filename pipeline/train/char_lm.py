@@ -192,7 +192,7 @@ def pretrain(spec: LMSpec, *, root: Path | str = "saved_models", force: bool = F
     root = Path(root)
     text = read_texts(spec.data, spec.options.train_limit)
     with target_lock(root / spec.name):
-        final, staging, resuming, created = _prepare_folder(spec, root, force, resume)
+        final, staging, resuming, created = _prepare_folder(spec, root, force, resume, started=LM_CHARS_FILE)
         files = RunFiles(staging)
         try:
             _pretrain_in(spec, text, files, resuming)

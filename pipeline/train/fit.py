@@ -114,7 +114,8 @@ def run_spec(name: str, data: str, *, data_format: str | None = None, column: st
     )
 
 
-def _prepare_folder(spec: RunSpec, root: Path, force: bool, resume: bool) -> tuple[Path, Path, bool, bool]:
+def _prepare_folder(spec: RunSpec, root: Path, force: bool, resume: bool,
+                    started: str = "vocab.json") -> tuple[Path, Path, bool, bool]:
     """``(final, staging, resuming, created)``: where the run goes, where it is written, whether an interrupted
     run is continued, and whether ``staging`` was made now (it is removed again if training fails before any
     progress was saved).
@@ -133,7 +134,7 @@ def _prepare_folder(spec: RunSpec, root: Path, force: bool, resume: bool) -> tup
             raise ConfigError(f"{staging} exists and is not an rnnx run (no {MARKERS['run']} marker); rnnx does not "
                               "write into or delete folders it did not make. Move it away or choose another --name")
         if resume:
-            resuming = (staging / "vocab.json").exists()
+            resuming = (staging / started).exists()  # written first: the run got past its set-up
         elif force:
             remove_owned(staging, "run")
         else:
