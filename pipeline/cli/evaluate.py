@@ -98,7 +98,7 @@ def run(args) -> int:
     return 0
 
 
-register(Command("evaluate", "score a trained run on a split or a file",
+register(Command("evaluate", "score a trained run on a split, a built-in dataset (out of domain) or a file",
                  "rnnx evaluate saved_models/pos --split test   |   rnnx evaluate saved_models/pos --data ewt-upos   "
                  "(out of domain; --split dev for its dev split)   |   rnnx evaluate saved_models/pos --data my.conllu",
                  configure, run))
