@@ -20,7 +20,8 @@ each, for scoring an ``mr`` classifier out of domain (:data:`RATED_SETS`,
 :func:`read_rated`): ``amazon-sentiment`` (3,708 product-review sentences),
 ``tweets-sentiment`` (4,200 tweets, HTML entities such as ``&amp;`` left as written) and
 ``nyt-sentiment`` (5,190 New York Times editorial sentences); their ids are ``1_1``-style
-text, kept as text.
+text, kept as text. After dropping the neutral ones: amazon 3,610 (59.0% pos), tweets 4,196
+(69.0% pos), nyt 4,946 (55.4% neg).
 
 >>> label_of(2.27), label_of(-0.6), label_of(0.0) is None
 ('pos', 'neg', True)
