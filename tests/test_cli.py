@@ -35,8 +35,8 @@ def rnnx_no_tf(*args, cwd):
 
 
 def test_every_command_has_help_with_an_example(capsys):
-    assert set(COMMANDS) == {"data", "train", "evaluate", "export", "check", "bench", "predict", "demo",
-                             "experiment", "web"}
+    assert set(COMMANDS) == {"data", "pretrain-lm", "train", "evaluate", "export", "check", "bench", "predict",
+                             "demo", "experiment", "web"}
     for name in COMMANDS:
         with pytest.raises(SystemExit) as exc:
             build_parser().parse_args([name, "--help"])
@@ -177,7 +177,8 @@ def test_check_fails_loudly_when_onnx_disagrees(cli_run, tmp_path, capsys):
 def test_data_list_and_show(capsys):
     assert main(["data", "list", "--json"]) == 0
     names = {d["name"] for d in json.loads(capsys.readouterr().out)}
-    assert names == {"brown-upos", "mr"}
+    assert names == {"brown-upos", "mr", "conll2003-ner", "ewt-upos", "amazon-sentiment", "tweets-sentiment",
+                     "nyt-sentiment"}
     assert main(["data", "show", "mr", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["train"]["sequences"], info["dev"]["sequences"], info["test"]["sequences"]) == (8451, 1059, 1058)

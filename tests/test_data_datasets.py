@@ -11,10 +11,12 @@ from pipeline.data.corpus import Split
 from pipeline.errors import ConfigError
 
 
-def test_registry_lists_both_datasets():
+def test_registry_lists_every_built_in_dataset():
     rows = {r["name"]: r for r in datasets.list_datasets()}
-    assert set(rows) == {"brown-upos", "mr"}
+    assert set(rows) == {"brown-upos", "mr", "conll2003-ner", "ewt-upos", "amazon-sentiment", "tweets-sentiment",
+                         "nyt-sentiment"}
     assert rows["brown-upos"]["task"] == "tagging" and rows["mr"]["task"] == "classification"
+    assert rows["conll2003-ner"]["task"] == rows["ewt-upos"]["task"] == "tagging"
     for r in rows.values():
         assert r["description"] and r["citation"] and r["source"] and r["split_rule"]
         assert len(r["archive_sha256"]) == 64
