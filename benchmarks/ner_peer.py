@@ -1,6 +1,7 @@
 """rnnx taggers against a feature-based CRF on CoNLL-2003 English NER (``conll2003-ner``), one scorer.
 
-* **CRF peer**: sklearn-crfsuite (CRFsuite, L-BFGS, elastic net) with hand-made word features:
+* **CRF peer**: sklearn-crfsuite (CRFsuite, L-BFGS, elastic net) with hand-made word features
+  (:mod:`pipeline.experiment.peers`, shared with ``rnnx experiment``):
   the word lowercased, its shape (``Xxxx``, ``dd``) and short shape, prefixes and suffixes of
   1-4 characters, is-title / is-upper / is-digit / has-hyphen, the same for the words at -2..+2
   (lowercased word, shape, title/upper), and BOS/EOS marks. Trained on the train split; ``c1``
@@ -30,15 +31,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the features and the CRF live in the package: `rnnx experiment` trains the same peer
+from pipeline.errors import RnnxError  # noqa: E402
+from pipeline.experiment.peers import new_crf, sentence_features, shape, short_shape, word_features  # noqa: E402,F401
 
-INSTALL_HINT = "sklearn-crfsuite is not installed; it is not an rnnx dependency: .venv/bin/pip install sklearn-crfsuite"
 DATASET = "conll2003-ner"
 # name -> the rnnx settings of that row (on top of task="tagging")
 RNNX_ROWS = {
@@ -50,81 +52,23 @@ RNNX_ROWS = {
 ROWS = ("crf", *RNNX_ROWS)
 
 
-# ----------------------------------------------------------------------------- CRF features
-
-
-def shape(word: str) -> str:
-    """``Xxxx-dd`` style: upper -> X, lower -> x, digit -> d, anything else kept.
-
-    >>> shape("McDonald's"), shape("1996-08-22")
-    ("XxXxxxxx'x", 'dddd-dd-dd')
-    """
-    return re.sub(r"[0-9]", "d", re.sub(r"[a-z]", "x", re.sub(r"[A-Z]", "X", word)))
-
-
-def short_shape(word: str) -> str:
-    """The shape with repeats collapsed: ``Xxxx`` -> ``Xx``.
-
-    >>> short_shape("McDonald's")
-    "XxXx'x"
-    """
-    return re.sub(r"(.)\1+", r"\1", shape(word))
-
-
-def word_features(sent: list[str], i: int) -> dict:
-    """The CRF features of token ``i`` of ``sent``.
-
-    >>> f = word_features(["EU", "rejects", "German"], 0)
-    >>> f["w"], f["shape"], f["upper"], f["BOS"], f["+1:w"], "-1:w" in f
-    ('eu', 'XX', True, True, 'rejects', False)
-    """
-    w = sent[i]
-    low = w.lower()
-    f = {
-        "bias": 1.0, "w": low, "shape": shape(w), "sshape": short_shape(w),
-        "title": w.istitle(), "upper": w.isupper(), "digit": w.isdigit(), "hyphen": "-" in w,
-    }
-    for k in range(1, 5):
-        f[f"p{k}"] = low[:k]
-        f[f"s{k}"] = low[-k:]
-    for off in (-2, -1, 1, 2):
-        j = i + off
-        if 0 <= j < len(sent):
-            o = sent[j]
-            f.update({f"{off:+d}:w": o.lower(), f"{off:+d}:sshape": short_shape(o),
-                      f"{off:+d}:title": o.istitle(), f"{off:+d}:upper": o.isupper()})
-    if i == 0:
-        f["BOS"] = True
-    if i == len(sent) - 1:
-        f["EOS"] = True
-    return f
-
-
-def sentence_features(sent: list[str]) -> list[dict]:
-    return [word_features(sent, i) for i in range(len(sent))]
-
-
-def require_crfsuite():
-    try:
-        import sklearn_crfsuite
-    except ImportError:
-        sys.exit(INSTALL_HINT)
-    return sklearn_crfsuite
+# ----------------------------------------------------------------------------- CRF peer
 
 
 def crf_row(splits: dict, c1s: list[float], c2s: list[float], iterations: int) -> dict:
     """Train a CRF for every (c1, c2), keep the best on dev entity F1, score it on test."""
     from pipeline.scoring.metrics import tagging_report
 
-    sklearn_crfsuite = require_crfsuite()
     t0 = time.perf_counter()
     xs = {name: [sentence_features(s) for s in split.tokens] for name, split in splits.items()}
     feature_seconds = time.perf_counter() - t0
     grid, best = [], None
     for c1 in c1s:
         for c2 in c2s:
-            crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=iterations,
-                                       all_possible_transitions=True)
+            try:
+                crf = new_crf(c1, c2, iterations)
+            except RnnxError as e:
+                sys.exit(str(e))
             t = time.perf_counter()
             crf.fit(xs["train"], splits["train"].labels)
             seconds = time.perf_counter() - t

@@ -133,38 +133,16 @@ def compare_tagging(folders: list[Path], args) -> dict:
 
 
 def sklearn_tfidf_lr(train, dev, defaults: bool = False):
-    """scikit-learn TF-IDF + logistic regression, C chosen on ``dev``: uni+bigrams of the lowercased
-    tokens, or (``defaults``) ``TfidfVectorizer()`` as it comes on the space-joined tokens.
+    """:func:`pipeline.experiment.peers.tfidf_logreg` (the experiment's TF-IDF peer), or None when
+    scikit-learn is not installed."""
+    from pipeline.errors import RnnxError
+    from pipeline.experiment.peers import tfidf_logreg
 
-    Returns ``(predict(texts) -> labels, info)``, or None when scikit-learn is not installed.
-    """
     try:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-    except ImportError:
+        return tfidf_logreg(train, dev, defaults=defaults)
+    except RnnxError:
         print("note: scikit-learn is not installed; its TF-IDF row is left out (.venv/bin/pip install scikit-learn)")
         return None
-    started = time.perf_counter()
-    if defaults:
-        vectorizer = TfidfVectorizer(preprocessor=lambda toks: " ".join(toks).lower())
-    else:
-        vectorizer = TfidfVectorizer(analyzer=lambda toks: peers.Tfidf.grams(toks))
-    X = vectorizer.fit_transform(train.tokens)
-    Xd = vectorizer.transform(dev.tokens)
-    dev_acc, best = {}, None
-    for C in peers.C_GRID:
-        model = LogisticRegression(C=C, max_iter=2000).fit(X, train.labels)
-        dev_acc[C] = float((model.predict(Xd) == dev.labels).mean())
-        if best is None or dev_acc[C] > dev_acc[best.C]:
-            best = model
-
-    def predict(texts):
-        return list(best.predict(vectorizer.transform(texts)))
-
-    import sklearn
-
-    return predict, {"scikit_learn": sklearn.__version__, "features": len(vectorizer.vocabulary_), "C": best.C,
-                     "dev_accuracy_by_C": dev_acc, "train_seconds": time.perf_counter() - started}
 
 
 def compare_classification(folders: list[Path], args) -> dict:

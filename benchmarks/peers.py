@@ -35,7 +35,6 @@ import argparse
 import json
 import math
 import os
-import random
 import sys
 import time
 from collections import Counter
@@ -50,7 +49,8 @@ from pipeline.scoring.accuracy import accuracy  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spacy_peer  # noqa: E402
 
-C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+# shared with `rnnx experiment` (pipeline/experiment/peers.py): the C grid, the n-grams, NLTK's perceptron
+from pipeline.experiment.peers import C_GRID, grams  # noqa: E402,F401
 
 
 # ----------------------------------------------------------------------------- timing, scoring
@@ -80,10 +80,7 @@ class Tfidf:
         self.idf = idf
         self.index = {i: g for g, i in index.items()}
 
-    @staticmethod
-    def grams(tokens: list[str]) -> list[str]:
-        low = [t.lower() for t in tokens]
-        return low + [f"{a} {b}" for a, b in zip(low, low[1:])]
+    grams = staticmethod(grams)
 
     @classmethod
     def fit(cls, texts: list[list[str]], min_df: int = 1) -> "Tfidf":
@@ -225,21 +222,14 @@ def tfidf_lr(train, dev):
 
 
 def nltk_perceptron(train, iterations: int, seed: int = 0):
+    """:func:`pipeline.experiment.peers.nltk_perceptron`; without NLTK, exit with how to install it."""
+    from pipeline.errors import RnnxError
+    from pipeline.experiment.peers import nltk_perceptron as train_perceptron
+
     try:
-        from nltk.tag.perceptron import PerceptronTagger
-    except ImportError:
-        sys.exit("NLTK is not installed. It is not an rnnx dependency; for this benchmark only run:\n"
-                 "    .venv/bin/pip install nltk")
-    random.seed(seed)  # the perceptron shuffles the sentences between passes
-    tagger = PerceptronTagger(load=False)
-    started = time.perf_counter()
-    tagger.train([list(zip(toks, tags)) for toks, tags in zip(train.tokens, train.labels)], nr_iter=iterations)
-    train_s = time.perf_counter() - started
-
-    def predict(sentences):
-        return [[tag for _, tag in sent] for sent in tagger.tag_sents(sentences)]
-
-    return predict, {"iterations": iterations, "train_seconds": train_s}
+        return train_perceptron(train, iterations, seed)
+    except RnnxError as e:
+        sys.exit(str(e))
 
 
 # ----------------------------------------------------------------------------- the comparison
