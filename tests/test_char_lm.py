@@ -41,11 +41,11 @@ def lm_run(tmp_path_factory, lm_text_file):
     return pretrain(LMSpec("tiny-lm", [str(lm_text_file)], opts), root=root)
 
 
-def _spec(name, files, task, lm, **model):
+def _spec(name, files, task, lm, epochs=2, **model):
     return RunSpec(name=name, data=str(files["train"]), dev=str(files["dev"]), test=str(files["test"]),
                    model=ModelConfig(task, "lstm", units=12, embedding_dim=12, dropout=0.1, char_dim=6,
                                      char_filters=8, lm=str(lm), **model),
-                   options=TrainOptions(epochs=2, batch_size=32, learning_rate=0.02, verbose=0))
+                   options=TrainOptions(epochs=epochs, batch_size=32, learning_rate=0.02, verbose=0))
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_fine_tuning_changes_the_lm_weights(tmp_path, brown_files, lm_run):
     from pipeline.models import load_model
     from pipeline.train.rundir import load_run
 
-    run = train(_spec("lm-ft", brown_files, "tagging", lm_run, lm_fine_tune=True), root=tmp_path)
+    run = train(_spec("lm-ft", brown_files, "tagging", lm_run, epochs=1, lm_fine_tune=True), root=tmp_path)
     got = load_run(run).model.get_layer("char_lm").get_weights()[0]
     assert not np.array_equal(got, load_model(lm_run / "model.keras").get_layer("char_lm").get_weights()[0])
 
@@ -227,7 +227,8 @@ def test_a_classifier_reads_lm_states_through_max_pooling(tmp_path, mr_files, lm
     from pipeline.check.parity import check_export
     from pipeline.export.exporter import export_run
 
-    run = train(_spec("lm-cls", mr_files, "classification", lm_run, pooling="max"), root=tmp_path / "saved_models")
+    run = train(_spec("lm-cls", mr_files, "classification", lm_run, epochs=1, pooling="max"),
+                root=tmp_path / "saved_models")
     report = check_export(export_run(run, out_root=tmp_path / "export").folder, random_count=2)
     assert report["passed"], report["failures"]
 
@@ -244,6 +245,8 @@ def test_cli_errors_are_one_line_with_exit_status_2(tmp_path, lm_tagger):
     missing = _rnnx("pretrain-lm", "--data", "no-such-corpus", "--name", "x", cwd=tmp_path)
     assert missing.returncode == 2 and "neither a built-in corpus" in missing.stderr
     assert "Traceback" not in missing.stderr
+    held_out_only = _rnnx("pretrain-lm", "--data", "ewt-upos", "--name", "x", cwd=tmp_path)
+    assert held_out_only.returncode == 2 and "evaluation-only" in held_out_only.stderr
     not_lm = _rnnx("train", "--data", "brown-upos", "--name", "y", "--lm", str(lm_tagger[0]), "--limit", "20",
                    cwd=tmp_path)
     assert not_lm.returncode == 2 and "not a character language model" in not_lm.stderr

@@ -84,6 +84,9 @@ def read_texts(data: list[str], limit: int | None = None) -> LMText:
         if is_builtin(item):
             from pipeline.data.datasets import DATASETS, load_dataset
 
+            if DATASETS[item].evaluation_only:
+                raise ConfigError(f"--data {item} is an evaluation-only corpus (no training split); a language "
+                                  "model trains only on training text")
             splits = load_dataset(item)
             tr = [sentence_text(t) for t in splits["train"].tokens]
             ho = [sentence_text(t) for t in splits["dev"].tokens] if "dev" in splits else []
