@@ -251,3 +251,17 @@ def test_cli_errors_are_one_line_with_exit_status_2(tmp_path, lm_tagger):
                    cwd=tmp_path)
     assert not_lm.returncode == 2 and "not a character language model" in not_lm.stderr
     assert "Traceback" not in not_lm.stderr and not (tmp_path / "saved_models" / "y").exists()
+
+
+def test_lm_features_alone_without_a_word_embedding_export_exactly(tmp_path, brown_files, lm_run):
+    from pipeline.check.parity import check_export
+    from pipeline.export.exporter import export_run
+    from pipeline.train.rundir import load_run
+
+    run = train(_spec("lm-alone", brown_files, "tagging", lm_run, epochs=1, word_embedding=False),
+                root=tmp_path / "saved_models")
+    assert "embedding" not in [layer.name for layer in load_run(run).model.layers]
+    report = check_export(export_run(run, out_root=tmp_path / "export").folder, random_count=2)
+    assert report["passed"], report["failures"]
+    with pytest.raises(ConfigError, match="--chars and/or --lm"):
+        ModelConfig("tagging", word_embedding=False)

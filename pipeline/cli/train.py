@@ -29,6 +29,8 @@ def configure(p) -> None:
     p.add_argument("--lm", metavar="LM_RUN",
                    help="add a pretrained character LM's states as word features (contextual string embeddings, "
                         "Akbik et al. 2018): a run of `rnnx pretrain-lm`, by name or folder")
+    p.add_argument("--word-embedding", action=argparse.BooleanOptionalAction, default=True,
+                   help="--no-word-embedding: read words only through --chars and/or --lm")
     p.add_argument("--lm-fine-tune", action="store_true", help="with --lm: train the LM's weights too (default: frozen)")
     p.add_argument("--crf", action="store_true",
                    help="taggers: a linear-chain CRF output layer, Viterbi-decoded (also in the exported graph)")
@@ -69,7 +71,7 @@ def spec_from_args(args):
         task=args.task or data_task(args), cell=args.cell, bidirectional=args.bidirectional, layers=args.layers,
         units=args.units, embedding_dim=args.embedding_dim, dropout=args.dropout, word_dropout=args.word_dropout,
         pooling=args.pooling, chars=args.chars, char_filters=args.char_filters, crf=args.crf,
-        lm=args.lm or "", lm_fine_tune=args.lm_fine_tune,
+        lm=args.lm or "", lm_fine_tune=args.lm_fine_tune, word_embedding=args.word_embedding,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
         seed=args.seed, lowercase=args.lowercase, min_freq=args.min_freq, max_vocab=args.max_vocab,
         train_limit=args.limit, steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision,

@@ -4,7 +4,8 @@ Both share one encoder::
 
     ids [batch, time] (0 = padding, 1 = unknown word)
       [ -> WordDropout   with cfg.word_dropout: training only ]
-      -> Embedding(mask_zero=True)
+      -> Embedding(mask_zero=True)    [ unless cfg.word_embedding is False: then words are only read
+                                        through their characters; ``ids`` still carries the padding ]
          [ ++ CharCNN(chars [batch, time, chars])   with cfg.chars ]
          [ ++ character-LM states at each token's boundaries (lm_chars, lm_starts, lm_ends)   with cfg.lm ]
       -> Dropout
@@ -62,7 +63,8 @@ def recurrent_layer(cfg: ModelConfig, index: int, return_sequences: bool):
 
 
 def _with_lm_features(cfg: ModelConfig, inputs: list, x):
-    """``x`` concatenated with the character LM's word features; the LM's inputs appended to ``inputs``.
+    """``x`` (``None`` without other word features) concatenated with the character LM's word features; the LM's
+    inputs appended to ``inputs``.
 
     The LM layers start with random weights: :func:`pipeline.models.char_lm.copy_lm_weights` gives them the
     pretrained ones (training does it once, before the first epoch)."""
@@ -70,13 +72,13 @@ def _with_lm_features(cfg: ModelConfig, inputs: list, x):
 
     from pipeline.models.char_lm import LMShape, lm_word_features
 
-    if cfg.lm_num_chars < 3 or cfg.lm_units < 1:
-        raise ConfigError(f"lm {cfg.lm!r}: lm_num_chars and lm_units come from the pretrained LM; load it with "
+    if cfg.lm_num_chars < 3 or cfg.lm_units < 1 or cfg.lm_char_dim < 1:
+        raise ConfigError(f"lm {cfg.lm!r}: lm_num_chars, lm_units and lm_char_dim come from the pretrained LM; load it with "
                           "pipeline.train.char_lm.load_lm and fill them in")
-    lm_inputs, features = lm_word_features(LMShape(cfg.lm_num_chars, cfg.lm_char_dim or 32, cfg.lm_units),
+    lm_inputs, features = lm_word_features(LMShape(cfg.lm_num_chars, cfg.lm_char_dim, cfg.lm_units),
                                            fine_tune=cfg.lm_fine_tune)
     inputs.extend(lm_inputs)
-    return keras.layers.Concatenate(name="lm_word_features")([x, features])
+    return features if x is None else keras.layers.Concatenate(name="lm_word_features")([x, features])
 
 
 def build_model(cfg: ModelConfig):
@@ -94,7 +96,9 @@ def build_model(cfg: ModelConfig):
         from pipeline.models.word_dropout import WordDropout
 
         words = WordDropout(cfg.word_dropout, name="word_dropout")(ids)
-    x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True, name="embedding")(words)
+    x = None
+    if cfg.word_embedding:
+        x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True, name="embedding")(words)
     if cfg.chars:
         from pipeline.models.chars import CharCNN
 
@@ -104,7 +108,7 @@ def build_model(cfg: ModelConfig):
         inputs.append(chars)
         words = CharCNN(cfg.num_chars, char_dim=cfg.char_dim, filters=cfg.char_filters, width=cfg.char_width,
                         name="char_cnn")(chars)
-        x = keras.layers.Concatenate(name="word_features")([x, words])
+        x = words if x is None else keras.layers.Concatenate(name="word_features")([x, words])
     if cfg.lm:
         x = _with_lm_features(cfg, inputs, x)
     x = keras.layers.Dropout(cfg.dropout, name="embedding_dropout")(x)

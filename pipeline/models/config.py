@@ -50,6 +50,7 @@ class ModelConfig:
     num_chars: int = 0  # filled in from the character vocabulary
     crf: bool = False  # linear-chain CRF output (taggers): CRF log-likelihood, Viterbi decoding
     pooling: str = "last"  # classifiers: the last state, or max / mean over all states (see pooling.py)
+    word_embedding: bool = True  # False: words are read only through their characters (chars and/or lm)
     lm: str = ""  # a pretrained character LM (rnnx pretrain-lm run) whose states are word features (char_lm.py)
     lm_fine_tune: bool = False  # train the LM's weights too (default: frozen, as pretrained)
     lm_units: int = 0  # filled in from the LM
@@ -79,6 +80,9 @@ class ModelConfig:
             raise ConfigError(f"pooling {self.pooling!r} is not known; choose one of: {', '.join(POOLINGS)}")
         if self.pooling != "last" and self.task != "classification":
             raise ConfigError("pooling is for classifiers (one label per text); a tagger labels every state")
+        if not self.word_embedding and not (self.chars or self.lm):
+            raise ConfigError("without a word embedding a model reads words only through their characters; add "
+                              "--chars and/or --lm")
         if self.crf and self.task != "tagging":
             raise ConfigError("crf is for taggers (one label per token); a classifier has one label per text")
 
@@ -92,9 +96,10 @@ class ModelConfig:
             tuned = "fine-tuned" if self.lm_fine_tune else "frozen"
             extras += f", character LM {self.lm}{f' {self.lm_units} units' if self.lm_units else ''} ({tuned})"
         extras += f", {self.pooling}-pooled states" if self.pooling != "last" else ""
+        embedding = f"embedding {self.embedding_dim}" if self.word_embedding else "no word embedding"
         return (
             f"{prefix}{CELL_TITLES[self.cell]}{suffix} {role} ({self.layers} {layer_word} x {self.units} units, "
-            f"embedding {self.embedding_dim}{extras})"
+            f"{embedding}{extras})"
         )
 
     def to_json(self) -> dict:
