@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from pipeline.data.lm_text import LMChars, sentence_text
 from pipeline.errors import ConfigError
 from pipeline.models import ModelConfig
-from pipeline.train.char_lm import LMOptions, LMSpec, load_lm, pretrain
+from pipeline.train.char_lm import LMOptions, LMSpec, pretrain
+from pipeline.train.lm_run import load_lm
 from pipeline.train.fit import RunSpec, TrainOptions, train
 
 TOKENS = st.lists(st.text(alphabet="abcXYZ.é -", min_size=1, max_size=12).filter(lambda t: t.strip() == t and t),

@@ -74,7 +74,7 @@ def _with_lm_features(cfg: ModelConfig, inputs: list, x):
 
     if cfg.lm_num_chars < 3 or cfg.lm_units < 1 or cfg.lm_char_dim < 1:
         raise ConfigError(f"lm {cfg.lm!r}: lm_num_chars, lm_units and lm_char_dim come from the pretrained LM; load it with "
-                          "pipeline.train.char_lm.load_lm and fill them in")
+                          "pipeline.train.lm_run.load_lm and fill them in")
     lm_inputs, features = lm_word_features(LMShape(cfg.lm_num_chars, cfg.lm_char_dim, cfg.lm_units),
                                            fine_tune=cfg.lm_fine_tune)
     inputs.extend(lm_inputs)

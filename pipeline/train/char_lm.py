@@ -28,10 +28,9 @@ import numpy as np
 from pipeline.artifacts import check_name, read_json, target_lock, write_json
 from pipeline.data.lm_text import LMChars, sentence_text
 from pipeline.errors import ConfigError, RnnxError
+from pipeline.train.lm_run import KIND, LM_CHARS_FILE
 
-KIND = "char-lm"
 HOLDOUT_EVERY = 20  # plain text files: every 20th line is held out
-LM_CHARS_FILE = "lm_chars.json"
 
 
 @dataclass
@@ -281,38 +280,3 @@ def _pretrain_in(spec: LMSpec, text: LMText, files, resuming: bool) -> None:
                "heldout": bits_per_char(model, held),
                "train_characters": sum(s["train_chars"] for s in text.sources)}
     write_json(files.metrics, metrics)
-
-
-@dataclass
-class PretrainedLM:
-    """A finished ``rnnx pretrain-lm`` run: its Keras model, character vocabulary and size."""
-
-    path: Path
-    model: object
-    chars: LMChars
-    shape: object
-    config: dict
-    metrics: dict
-
-
-def load_lm(name: str, root: Path | str = "saved_models") -> PretrainedLM:
-    """The LM run ``name`` (a folder, or a name under ``root``); a clear error for anything else."""
-    from pipeline.models import load_model
-    from pipeline.models.char_lm import LMShape
-    from pipeline.train.rundir import RunFiles, check_files
-
-    path = Path(name) if Path(name).is_dir() else Path(root) / name
-    files = RunFiles(path)
-    if not files.model.exists() or not files.config.exists():
-        raise ConfigError(f"--lm {name}: {path} is not a finished language model run; train one with "
-                          f"`rnnx pretrain-lm --data brown-upos --name {Path(name).name}`")
-    config = read_json(files.config)
-    if config.get("kind") != KIND:
-        raise ConfigError(f"--lm {name}: {path} is a {config.get('model', {}).get('task', 'model')} run, not a "
-                          "character language model from `rnnx pretrain-lm`")
-    check_files(files, config)
-    m = config["model"]
-    shape = LMShape(int(m["num_chars"]), int(m["char_dim"]), int(m["units"]), float(m["dropout"]))
-    metrics = read_json(files.metrics) if files.metrics.exists() else {}
-    return PretrainedLM(path, load_model(files.model), LMChars.from_json(read_json(path / LM_CHARS_FILE)), shape,
-                        config, metrics)

@@ -324,7 +324,7 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
     chars = CharVocab.build(data.train.tokens) if spec.model.chars else None
     lm = None
     if spec.model.lm:
-        from pipeline.train.char_lm import load_lm
+        from pipeline.train.lm_run import load_lm
 
         lm = load_lm(spec.model.lm, staging.parent)
     lm_sizes = {"lm_units": lm.shape.units, "lm_char_dim": lm.shape.char_dim,
