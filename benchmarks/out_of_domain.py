@@ -63,19 +63,14 @@ def confusions(gold, predicted, top: int = 8) -> list[dict]:
 
 
 def keras_predictor(folder: Path, task: str):
-    """``(predict(tokens) -> labels, run)`` for the run at ``folder``, checked to be a ``task`` model."""
-    from pipeline.train.evaluate import decode_model_predictions, predict_probs
-    from pipeline.train.rundir import load_run
+    """:func:`pipeline.experiment.charlm.keras_predictor` (the experiment's), exiting on a run of another task."""
+    from pipeline.errors import RnnxError
+    from pipeline.experiment.charlm import keras_predictor as predictor
 
-    run = load_run(folder)
-    if run.task != task:
-        sys.exit(f"{folder} is a {run.task} run; expected a {task} run here")
-    model, encoder, names = run.model, run.encoder, run.labels.names
-
-    def predict(split):
-        return decode_model_predictions(model, predict_probs(model, encoder, split), names, split.task)
-
-    return predict, run
+    try:
+        return predictor(folder, task)
+    except RnnxError as e:
+        sys.exit(str(e))
 
 
 def compare_tagging(folders: list[Path], args) -> dict:

@@ -86,6 +86,8 @@ def test_engines_agree(cell):
 
 
 def test_plan_and_sampling():
+    from dataclasses import replace
+
     from pipeline.errors import ConfigError
     from pipeline.experiment.plan import plan_for
     from pipeline.experiment.slices import sample_indices
@@ -96,6 +98,12 @@ def test_plan_and_sampling():
         ("brown-upos", "gru", False), ("brown-upos", "gru", True), ("mr", "gru", False), ("mr", "gru", True)]
     with pytest.raises(ConfigError, match="choose from"):
         plan_for(quick=True, cells=("elman",))
+    lm = full.char_lm  # the NER and LM runs train outside the grid, the taggers for at most 6 epochs
+    assert (lm.units, lm.epochs, lm.data, lm.crf_c1, lm.crf_c2) == (128, 2, ("brown-upos", "mr"), 0.05, 0.1)
+    assert {v.data for v in lm.variants} == {"brown-upos", "conll2003-ner", "mr"}
+    assert all(v.epochs <= 6 for v in lm.variants) and all(t.data != "conll2003-ner" for t in full.tasks)
+    ma_hovy = next(v for v in full.published if v.data == "brown-upos" and v.crf)
+    assert replace(lm.variants[0], lm=False, label=ma_hovy.label, epochs=ma_hovy.epochs) == ma_hovy
     idx = sample_indices(1000, 50, seed=3)
     assert idx == sorted(set(idx)) and len(idx) == 50 and idx == sample_indices(1000, 50, seed=3)
 
@@ -139,7 +147,7 @@ def test_bootstrap_interval_covers_the_difference():
 
 @pytest.mark.slow
 def test_quick_experiment_end_to_end(tmp_path):
-    """The whole quick experiment (12 tiny runs) through the CLI hook: about 2-3 minutes on two cores."""
+    """The whole quick experiment (12 tiny runs, the published and character-LM sections) through the CLI hook."""
     import argparse
 
     from pipeline.cli.experiment import configure, experiment_command
@@ -188,12 +196,63 @@ def test_quick_experiment_end_to_end(tmp_path):
     if mr_target["best"] == "mr-bilstm-cnn-wd-maxpool":  # the two seeds are scored together, by their mean
         accs = [published[n]["test_accuracy"] for n in pooled]
         assert mr_target["runs"] == 2 and mr_target["accuracy"] == pytest.approx(sum(accs) / 2)
-    for png in ("grid_tagging.png", "grid_classification.png", "tradeoff.png", "probes.png"):
+    for png in ("grid_tagging.png", "grid_classification.png", "tradeoff.png", "probes.png", "lm_curve.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG" and png in report
+    _check_char_lm_section(saved, report)
+
+
+def _check_char_lm_section(saved: dict, report: str) -> None:
+    """The contextual-string-embeddings section of the quick run: every row there and sane, all in report.md."""
+    sec = saved["char_lm"]
+    assert "## Contextual string embeddings (character LMs)" in report
+    lm = sec["lm"]
+    assert lm["data"] == ["brown-upos", "mr"] and lm["train_characters"] > 0 and lm["train_seconds"] > 0
+    for key in ("bpc_forward", "bpc_backward"):
+        assert 0.0 < lm[key] < 10.0 and f"{lm[key]:.3f}" in report
+    runs = {r["name"]: r for r in sec["taggers"]}
+    assert sorted(runs) == ["brown-upos-bilstm-cnn-crf-wd-lm", "conll2003-ner-bilstm-cnn-crf-wd-lm",
+                            "mr-bilstm-cnn-wd-maxpool-lm"]
+    for r in runs.values():
+        assert r["parity"]["passed"] and 0.0 <= r["test_accuracy"] <= 1.0 and r["latency_p50_ms"] > 0
+        assert r["lm"] == r["name"].endswith("-lm") and f"{100 * r['test_accuracy']:.2f}" in report
+    brown = runs["brown-upos-bilstm-cnn-crf-wd-lm"]
+    assert brown["compared_with"] == ["brown-upos-bilstm-cnn-crf-wd"] and brown["parity"]["tags_differing"] == 0
+    assert set(brown["gain_points"]) == {"test_accuracy", "test_oov_accuracy"}
+    assert "saved_models/char-lm 16 units (frozen)" in brown["model"] and brown["model"].startswith("BiLSTM-CNN-CRF")
+    assert 0.0 <= runs["conll2003-ner-bilstm-cnn-crf-wd-lm"]["test_entity_f1"] <= 1.0
+    mr = runs["mr-bilstm-cnn-wd-maxpool-lm"]
+    assert mr["compared_with"] == ["mr-bilstm-cnn-wd-maxpool-seed0", "mr-bilstm-cnn-wd-maxpool-seed1"]
+    seeds = [next(r for r in saved["published"] if r["name"] == n)["test_accuracy"] for n in mr["compared_with"]]
+    assert mr["gain_points"]["test_accuracy"] == pytest.approx(100 * (mr["test_accuracy"] - sum(seeds) / 2), abs=0.01)
+    ood = sec["out_of_domain_tagging"]
+    assert [r["name"] for r in ood["rows"]] == ["brown-upos-bilstm", "brown-upos-bilstm-cnn-crf-wd",
+                                                "brown-upos-bilstm-cnn-crf-wd-lm", "nltk-perceptron"]
+    assert ood["sentences"] == 200 and 0.0 < ood["unseen_share"] < 1.0
+    for r in ood["rows"]:
+        assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["unseen_accuracy"] <= 1.0
+        assert f"{100 * r['accuracy']:.2f}" in report
+    ner = sec["ner"]
+    assert [r["name"] for r in ner["rows"]] == ["conll2003-ner-bilstm-cnn-crf-wd-lm", "crf"] and ner["rows"][-1]["peer"]
+    assert 0.0 <= ner["rows"][-1]["test_f1"] <= 1.0 and f"{100 * ner['rows'][-1]['test_f1']:.2f}" in report
+    sent = sec["out_of_domain_sentiment"]
+    assert list(sent["sets"]) == ["amazon-sentiment", "tweets-sentiment", "nyt-sentiment"]
+    assert [r["name"] for r in sent["rows"]] == ["mr-bilstm-cnn-wd-maxpool-seed0", "mr-bilstm-cnn-wd-maxpool-seed1",
+                                                 "mr-bilstm-cnn-wd-maxpool-lm", "tfidf-logreg", "majority"]
+    for r in sent["rows"]:
+        assert all(0.0 <= a <= 1.0 for a in r["accuracy"].values()) and len(r["accuracy"]) == 3
+    assert sent["rows"][-1]["accuracy"]["tweets-sentiment"] >= 0.5  # a majority share
+    targets = sec["targets"]
+    assert [t["target"].split(" ")[0] for t in targets] == ["brown-upos", "ewt-upos", "mr", "sentiment",
+                                                            "conll2003-ner"]
+    for t in targets:
+        assert isinstance(t["met"], bool) and t["statement"] in report
+        assert t["statement"].endswith(("met.", "met (single seed)."))
+    assert set(sec["seconds"]) >= {"LM pretraining", "total"}
+    assert saved["seconds"]["contextual string embeddings (character LMs)"] > 0
 
 
 @pytest.mark.parametrize("module", ["plan", "slices", "grid", "prefix", "verdict", "probe", "report", "figures",
-                                    "demo", "published", "runner"])
+                                    "demo", "published", "runner", "charlm", "peers"])
 def test_docstring_examples(module):
     import doctest
     import importlib

@@ -22,8 +22,8 @@ from pipeline.cli.registry import Command, emit, register
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
-                   help="tiny models on small slices for one epoch (a smoke test, 1-3 min on 2 cores); "
-                        "the default full run took 18 min on 2 shared cores")
+                   help="tiny models on small slices for one epoch (a smoke test, a few minutes on 2 cores); "
+                        "the default full run is sized to finish within an hour on 2 cores")
     p.add_argument("--out", default=None,
                    help="folder for report.md, results.json, PNGs, runs and exports "
                         "(default experiments/full or experiments/quick)")
@@ -44,6 +44,14 @@ def format_summary(results: dict, out: str) -> str:
     for r in results["runs"]:
         lines.append(f"{r['name']:<24} {100 * r['test_accuracy']:>7.2f}% {r['parameters']:>10,} "
                      f"{r['seconds_per_epoch']:>8.1f} {r['latency_p50_ms']:>10.3f}")
+    lm = results.get("char_lm")
+    if lm:
+        lines += ["", f"character LM: held-out bits per character {lm['lm']['bpc_forward']:.3f} forward, "
+                      f"{lm['lm']['bpc_backward']:.3f} backward"]
+        lines += [f"{r['name']:<34} test acc {100 * r['test_accuracy']:.2f}%"
+                  + ("" if r.get("test_entity_f1") is None else f", entity F1 {100 * r['test_entity_f1']:.2f}")
+                  for r in lm["taggers"]]
+        lines += [t["statement"] for t in lm.get("targets", [])]
     lines += ["", results["bidirectional"].get("paragraph", ""), "",
               f"report: {out}/report.md   results: {out}/results.json   "
               f"({results['seconds']['total'] / 60:.1f} min)"]

@@ -9,6 +9,10 @@
 4. what a hidden state represents: linear probes for the current / previous /
    next tag and nearest neighbours of token states (:mod:`.probe`).
 
+Beyond the questions: character-CNN / CRF models (Ma & Hovy 2016, :mod:`.published`) and
+contextual string embeddings (a pretrained character LM's states as word features, out-of-domain
+and NER comparisons with classic peers: :mod:`.charlm`, :mod:`.peers`).
+
 :mod:`.plan` sizes the runs (``quick`` / ``full``), :mod:`.slices` prepares the
 data, :mod:`.figures` and :mod:`.report` write the PNGs and ``report.md``,
 :mod:`.runner` ties it together.
@@ -16,7 +20,7 @@ data, :mod:`.figures` and :mod:`.report` write the PNGs and ``report.md``,
 Example::
 
     from pipeline.experiment import run_experiment
-    results = run_experiment("experiments/quick", quick=True)   # 1-3 min on 2 cores
+    results = run_experiment("experiments/quick", quick=True)   # a few minutes on 2 cores
     results["bidirectional"]["paragraph"]
 """
 

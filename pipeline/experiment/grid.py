@@ -152,6 +152,7 @@ def measure_config(task: TaskPlan, data: TaskData, run_path: Path, export_path: 
         "test_oov_accuracy": (test.get("out_of_vocab") or {}).get("accuracy"),
         "test_oov_share": (test.get("out_of_vocab") or {}).get("share"),
         "test_macro_f1": test.get("macro_f1"),
+        "test_entity_f1": (test.get("entities") or {}).get("f1"),  # BIO tag sets (conlleval chunks)
         "latency_p50_ms": latency["p50_ms"],
         "latency_p90_ms": latency["p90_ms"],
         "latency_tokens": latency["tokens"],

@@ -40,6 +40,18 @@ def _missing(what: str) -> RnnxError:
     return RnnxError(f"{what} is not installed; it is not an rnnx dependency: .venv/bin/{INSTALL}")
 
 
+def require_peers() -> None:
+    """Raise a one-line error naming what is missing when NLTK, sklearn-crfsuite or scikit-learn is not installed
+    (the experiment checks before it trains anything, not an hour in)."""
+    import importlib.util
+
+    missing = [name for name, module in (("NLTK", "nltk"), ("sklearn-crfsuite", "sklearn_crfsuite"),
+                                         ("scikit-learn", "sklearn")) if importlib.util.find_spec(module) is None]
+    if missing:
+        raise RnnxError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed; the experiment's "
+                        f"peers need them: .venv/bin/{INSTALL} (or make experiment, which installs the test extra)")
+
+
 # ----------------------------------------------------------------------------- NLTK's averaged perceptron
 
 

@@ -12,6 +12,8 @@ press reportage only.
 >>> p = plan_for(quick=True)
 >>> [t.data for t in p.tasks], len(p.configs())
 (['brown-upos', 'mr'], 12)
+>>> [v.name for v in FULL.char_lm.variants]
+['brown-upos-bilstm-cnn-crf-wd-lm', 'conll2003-ner-bilstm-cnn-crf-wd-lm', 'mr-bigru-maxpool-lm']
 >>> plan_for(quick=True, cells=("lstm",)).configs()[0]
 ('brown-upos', 'lstm', False)
 >>> plan_for(quick=False, cells=("rnn",))
@@ -48,6 +50,7 @@ class Variant:
     word_dropout: float = 0.0
     pooling: str = "last"  # classifiers: "max" / "mean" pool the states (pipeline/models/pooling.py)
     seed: int | None = None  # None: the plan's seed; variants that differ only in seed form one family
+    lm: bool = False  # read the states of the experiment's character LM (CharLMPlan), frozen
 
     def overrides(self) -> dict:
         """What the variant sets on top of its task's settings (None: the task's value), for :func:`spec_for`.
@@ -68,9 +71,12 @@ class Variant:
         'brown-upos-bilstm-cnn-crf'
         >>> Variant("mr", "BiGRU, max-pooled", chars=False, cell="gru", pooling="max", seed=1).family
         'mr-bigru-maxpool'
+        >>> Variant("brown-upos", "BiLSTM-CNN-CRF + LM", crf=True, lm=True).family
+        'brown-upos-bilstm-cnn-crf-lm'
         """
         return (f"{self.data}-bi{self.cell}" + ("-cnn" if self.chars else "") + ("-crf" if self.crf else "")
-                + ("-wd" if self.word_dropout else "") + (f"-{self.pooling}pool" if self.pooling != "last" else ""))
+                + ("-wd" if self.word_dropout else "") + (f"-{self.pooling}pool" if self.pooling != "last" else "")
+                + ("-lm" if self.lm else ""))
 
     @property
     def name(self) -> str:
@@ -115,11 +121,35 @@ class ProbePlan:
 
 
 @dataclass(frozen=True)
+class CharLMPlan:
+    """The section "Contextual string embeddings (character LMs)" (Akbik et al. 2018; :mod:`.charlm`).
+
+    One character LM is pretrained on the training splits of ``data``; every ``lm`` variant reads its
+    states. ``ner`` sizes the runs on ``conll2003-ner`` (trained outside the grid); the CRF peer's
+    ``c1``/``c2`` are fixed to the best of benchmarks/results/ner_peer.json's dev grid.
+    """
+
+    units: int  # LSTM units per direction
+    epochs: int
+    char_dim: int = 32
+    train_limit: int | None = None  # the first N training texts of each corpus (quick); None: all of them
+    data: tuple[str, ...] = ("brown-upos", "mr")
+    variants: tuple[Variant, ...] = ()  # trained, exported, checked and measured like the published ones
+    ner: TaskPlan | None = None  # the conll2003-ner task the NER variants train on
+    crf_c1: float = 0.05
+    crf_c2: float = 0.1
+    crf_iterations: int = 100
+    nltk_iterations: int = 5  # NLTK's default
+    eval_limit: int | None = None  # sentences / texts sampled from each out-of-domain test set (None: all)
+
+
+@dataclass(frozen=True)
 class Plan:
     mode: str  # "quick" or "full"
     tasks: tuple[TaskPlan, ...]
     cells: tuple[str, ...] = CELLS
     published: tuple[Variant, ...] = ()  # character-CNN / CRF models (Ma & Hovy 2016), after the grid
+    char_lm: CharLMPlan | None = None  # contextual string embeddings, after the published models
     probe: ProbePlan = field(default_factory=lambda: ProbePlan(2000, 2000))
     latency_budget_s: float = 0.5  # timing budget per model (ORT, 1 thread, batch 1)
     seed: int = 0
@@ -138,6 +168,35 @@ class Plan:
         return asdict(self)
 
 
+#: the plan's Ma & Hovy tagger (full mode), the recipe the character-LM tagger adds ``lm=`` to
+MA_HOVY = Variant("brown-upos", "BiLSTM-CNN-CRF, word dropout 0.05", crf=True, epochs=8, dropout=0.5,
+                  char_filters=200, word_dropout=0.05)
+#: the plan's best classifier (full mode), trained with three seeds; the LM classifier adds ``lm=`` to it
+MR_POOLED = Variant("mr", "BiGRU, max-pooled", chars=False, cell="gru", epochs=10, units=128, embedding_dim=300,
+                    dropout=0.7, pooling="max")
+
+
+def lm_variants(tagger: Variant, classifier: Variant, *, tagger_epochs: int, ner_epochs: int,
+                classifier_epochs: int, ner_without_lm: bool) -> tuple[Variant, ...]:
+    """The character-LM section's runs: ``tagger`` with the LM on its corpus and on conll2003-ner (and,
+    with ``ner_without_lm``, on conll2003-ner without it), ``classifier`` with the LM.
+
+    >>> names = [v.name for v in lm_variants(MA_HOVY, MR_POOLED, tagger_epochs=4, ner_epochs=4,
+    ...                                      classifier_epochs=4, ner_without_lm=True)]
+    >>> names[1:3]
+    ['conll2003-ner-bilstm-cnn-crf-wd', 'conll2003-ner-bilstm-cnn-crf-wd-lm']
+    >>> names[0], names[3]
+    ('brown-upos-bilstm-cnn-crf-wd-lm', 'mr-bigru-maxpool-lm')
+    """
+    out = [replace(tagger, label=tagger.label + " + LM", lm=True, epochs=tagger_epochs, seed=None)]
+    if ner_without_lm:  # first: the LM run after it is compared with it
+        out.append(replace(tagger, data="conll2003-ner", epochs=ner_epochs, seed=None))
+    out.append(replace(tagger, data="conll2003-ner", label=tagger.label + " + LM", lm=True, epochs=ner_epochs,
+                       seed=None))
+    out.append(replace(classifier, label=classifier.label + " + LM", lm=True, epochs=classifier_epochs, seed=None))
+    return tuple(out)
+
+
 FULL = Plan(
     mode="full",
     tasks=(
@@ -151,12 +210,25 @@ FULL = Plan(
         # the best tagger measured here: 98.07% test, 89.85% OOV (early-stopped after 7 of 8 epochs). With
         # 100 filters: 97.97% / 87.86% without word dropout, 98.02% / 88.98% with 0.05, 97.99% / 88.07% with
         # 0.1; with 300 filters and 0.05: 97.99% / 89.55%
-        Variant("brown-upos", "BiLSTM-CNN-CRF, word dropout 0.05", crf=True, epochs=8, dropout=0.5,
-                char_filters=200, word_dropout=0.05),
+        MA_HOVY,
         # the best classifier measured here; test accuracy moves by up to 3 points with the seed
         # (79.21 / 76.56 / 77.22), so it is trained three times and scored by the mean
-        *(Variant("mr", "BiGRU, max-pooled", chars=False, cell="gru", epochs=10, units=128, embedding_dim=300,
-                  dropout=0.7, pooling="max", seed=seed) for seed in (0, 1, 2)),
+        *(replace(MR_POOLED, seed=seed) for seed in (0, 1, 2)),
+    ),
+    # Contextual string embeddings, sized to ~27 min on 2 cores (the rest of the full run took 30.6 min; the
+    # whole must stay under an hour). Estimated per step: LM pretraining 2 x ~140 s = ~280 s; the Brown
+    # BiLSTM-CNN-CRF + LM 4 x ~140 s + export, parity, timing ~60 s = ~620 s (4 epochs, not 6, to fit);
+    # the conll2003-ner tagger + LM 4 x ~55 s + ~40 s = ~260 s; the mr classifier + LM ~90 s; the CRF peer
+    # ~160 s (features ~30 s + one fit of 100 L-BFGS iterations ~130 s); NLTK's perceptron on brown-upos train
+    # ~210 s (5 passes); scoring on ewt-upos and the sentiment sets, TF-IDF + LogisticRegression ~60 s.
+    # Not run, for time (ner_without_lm=False, in quick mode too): conll2003-ner without the LM, ~4 x 45 s + 40 s
+    # more (benchmarks/results/ner_peer.json has BiLSTM-char-CRF taggers without it: 81.14 / 82.29 F1).
+    char_lm=CharLMPlan(
+        units=128, epochs=2,
+        variants=lm_variants(MA_HOVY, MR_POOLED, tagger_epochs=4, ner_epochs=4, classifier_epochs=4,
+                             ner_without_lm=False),
+        ner=TaskPlan("conll2003-ner", "tagging", epochs=4, units=128, embedding_dim=100, dropout=0.25, min_freq=1,
+                     patience=2),
     ),
     latency_budget_s=0.5,
 )
@@ -174,6 +246,16 @@ QUICK = Plan(
         Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True, char_filters=8, word_dropout=0.05),
         *(Variant("mr", "BiLSTM-CNN, max-pooled", char_filters=8, word_dropout=0.1, pooling="max", seed=seed)
           for seed in (0, 1)),
+    ),
+    char_lm=CharLMPlan(
+        units=16, epochs=1, char_dim=8, train_limit=200,
+        variants=lm_variants(Variant("brown-upos", "BiLSTM-CNN-CRF", crf=True, char_filters=8, word_dropout=0.05),
+                             Variant("mr", "BiLSTM-CNN, max-pooled", char_filters=8, word_dropout=0.1,
+                                     pooling="max"),
+                             tagger_epochs=1, ner_epochs=1, classifier_epochs=1, ner_without_lm=False),
+        ner=TaskPlan("conll2003-ner", "tagging", epochs=1, units=16, embedding_dim=16, dropout=0.1, min_freq=1,
+                     train_limit=200, dev_limit=40, test_limit=100),
+        crf_iterations=20, eval_limit=200,
     ),
     latency_budget_s=0.1,
 )

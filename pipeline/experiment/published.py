@@ -23,11 +23,16 @@ from typing import Callable
 from pipeline.experiment.plan import Variant, spec_for
 
 
-def train_variant(variant: Variant, task, data, root: Path, *, seed: int, verbose: int = 0) -> Path:
+def train_variant(variant: Variant, task, data, root: Path, *, seed: int, lm: str | None = None,
+                  verbose: int = 0) -> Path:
+    """Train ``variant`` on ``data``; an ``lm`` variant reads the character LM run at ``lm``."""
+    from pipeline.errors import ConfigError
     from pipeline.train.fit import train
 
+    if variant.lm and not lm:
+        raise ConfigError(f"variant {variant.name} reads a character LM; the plan pretrains none")
     spec = spec_for(task, variant.name, data=data.data, dev=data.dev, test=data.test, **variant.overrides(),
-                    seed=seed, verbose=verbose)
+                    seed=seed, verbose=verbose, lm=str(lm) if variant.lm else None)
     return train(spec, root=root / "saved_models", force=True)
 
 
@@ -49,36 +54,48 @@ def parity_summary(report: dict) -> dict:
     }
 
 
-def run_published(plan, data: dict, root: Path | str, *, log: Callable[[str], None] = print,
-                  verbose: int = 0) -> list[dict]:
-    """Train, export, check and measure every variant of ``plan.published``."""
+def run_variant(variant: Variant, task, data, root: Path | str, *, seed: int, budget_s: float,
+                lm: str | None = None, verbose: int = 0) -> dict:
+    """Train, export (fused), check against Keras and measure one variant; its row."""
     from pipeline.errors import ParityError
     from pipeline.experiment.grid import measure_config
     from pipeline.export.exporter import export_run
     from pipeline.check.parity import check_export
 
     root = Path(root)
+    started = time.perf_counter()
+    run_path = train_variant(variant, task, data, root, seed=seed if variant.seed is None else variant.seed, lm=lm,
+                             verbose=verbose)
+    export_path = export_run(run_path, out_root=root / "export", engine="fused", text=False, force=True).folder
+    try:
+        parity = check_export(export_path, random_count=4)
+    except ParityError:  # recorded in parity.json and reported; the experiment goes on
+        from pipeline.artifacts import read_json
+
+        parity = read_json(export_path / "parity.json")["model.onnx"]
+    row, _ = measure_config(task, data, run_path, export_path, budget_s=budget_s)
+    row.update(label=variant.label, family=variant.family, seed=variant.seed, chars=variant.chars,
+               crf=variant.crf, word_dropout=variant.word_dropout, pooling=variant.pooling, lm=variant.lm,
+               parity=parity_summary(parity), wall_seconds=round(time.perf_counter() - started, 1))
+    return row
+
+
+def log_row(row: dict, where: str) -> str:
+    """The one line the experiment prints for a trained variant."""
+    return (f"[{where}] {row['name']:<28} test acc {row['test_accuracy']:.4f} "
+            f"(ORT {row['test_accuracy_onnx']:.4f}), OOV {_pct(row['test_oov_accuracy'])}, "
+            f"parity {'passed' if row['parity']['passed'] else 'FAILED'}, {row['wall_seconds']:.0f} s in all")
+
+
+def run_published(plan, data: dict, root: Path | str, *, log: Callable[[str], None] = print,
+                  verbose: int = 0) -> list[dict]:
+    """Train, export, check and measure every variant of ``plan.published``."""
     rows = []
     for k, variant in enumerate(plan.published, 1):
-        task = plan.task(variant.data)
-        started = time.perf_counter()
-        run_path = train_variant(variant, task, data[variant.data], root,
-                                 seed=plan.seed if variant.seed is None else variant.seed, verbose=verbose)
-        export_path = export_run(run_path, out_root=root / "export", engine="fused", text=False, force=True).folder
-        try:
-            parity = check_export(export_path, random_count=4)
-        except ParityError:  # recorded in parity.json and reported; the experiment goes on
-            from pipeline.artifacts import read_json
-
-            parity = read_json(export_path / "parity.json")["model.onnx"]
-        row, _ = measure_config(task, data[variant.data], run_path, export_path, budget_s=plan.latency_budget_s)
-        row.update(label=variant.label, family=variant.family, seed=variant.seed, chars=variant.chars,
-                   crf=variant.crf, word_dropout=variant.word_dropout, pooling=variant.pooling,
-                   parity=parity_summary(parity), wall_seconds=round(time.perf_counter() - started, 1))
+        row = run_variant(variant, plan.task(variant.data), data[variant.data], root, seed=plan.seed,
+                          budget_s=plan.latency_budget_s, verbose=verbose)
         rows.append(row)
-        log(f"[published {k}/{len(plan.published)}] {row['name']:<28} test acc {row['test_accuracy']:.4f} "
-            f"(ORT {row['test_accuracy_onnx']:.4f}), OOV {_pct(row['test_oov_accuracy'])}, "
-            f"parity {'passed' if parity['passed'] else 'FAILED'}, {row['wall_seconds']:.0f} s in all")
+        log(log_row(row, f"published {k}/{len(plan.published)}"))
     return rows
 
 

@@ -237,6 +237,94 @@ def _published(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _char_lm(res: dict) -> str:
+    sec = res.get("char_lm")
+    if not sec:
+        return ""
+    lm = sec["lm"]
+    quick = res["plan"]["mode"] == "quick"
+    out = ["## Contextual string embeddings (character LMs)", "",
+           "Akbik et al. (2018): a forward and a backward character LSTM language model is pretrained on running text; "
+           "a tagger or classifier reads, for every word, the forward state after the word's last character and the "
+           "backward state before its first (frozen LM weights), beside its word embedding and character CNN. The "
+           "fused export runs the character LSTM as one bidirectional ONNX `LSTM` over the sentence's characters.", ""]
+    limit = f", the first {lm['train_limit']:,} texts of each" if lm.get("train_limit") else ""
+    out.append(f"One LM, {lm['units']} LSTM units per direction, character embedding {lm['char_dim']}, "
+               f"{lm['num_chars']} characters, trained for {lm['epochs_run']} of at most {lm['epochs']} epochs on the "
+               f"training splits of {', '.join(lm['data'])}{limit}; bits per character on their dev splits "
+               "(held out; test splits are never read):")
+    out += ["", table(["training characters", "train s", "held-out characters", "bpc forward", "bpc backward",
+                       "bpc mean"],
+                      [[f"{lm['train_characters']:,}", f"{lm['train_seconds']:.0f}", f"{lm['heldout_characters']:,}",
+                        f"{lm['bpc_forward']:.3f}", f"{lm['bpc_backward']:.3f}", f"{lm['bpc_mean']:.3f}"]]),
+            "", f"![character LM loss]({sec['figures'][0]})", ""]
+    # the LM runs beside the runs they add the LM to
+    earlier = {r["name"]: r for r in (res.get("published") or []) + sec["taggers"]}
+    body, shown = [], set()
+    for r in sec["taggers"]:
+        bases = [earlier[n] for n in r.get("compared_with") or [] if n in earlier and n not in shown]
+        for row, gain in [(b, None) for b in bases] + [(r, r.get("gain_points"))]:
+            if row["name"] in shown:
+                continue
+            shown.add(row["name"])
+            p = row.get("parity") or {}
+            g = gain or {}
+            body.append([row["data"], row.get("label", row["name"]) + ("" if row.get("seed") is None else
+                                                                       f", seed {row['seed']}"),
+                         row["epochs_run"], pct(row["test_accuracy"]), pct(row["test_accuracy_onnx"]),
+                         pct(row.get("test_oov_accuracy")), pct(row.get("test_entity_f1")),
+                         "-" if g.get("test_accuracy") is None else f"{g['test_accuracy']:+.2f}",
+                         "-" if g.get("test_oov_accuracy") is None else f"{g['test_oov_accuracy']:+.2f}",
+                         f"{row['parameters']:,}", f"{row['seconds_per_epoch']:.0f}", f"{row['latency_p50_ms']:.3f}",
+                         ("passed" if p.get("passed") else "**FAILED**") + f" ({p.get('max_abs_diff', 0):.1e})"])
+    out += ["Runs with the LM (fused export, checked against Keras on the whole test split, timed like the grid), each "
+            "after the run(s) it adds the LM to; gain: points over that run (over the mean of its seeds). Each LM "
+            "run is a single seed.", "",
+            table(["data", "model", "epochs", "test acc % (Keras)", "test acc % (ORT)", "OOV acc %", "entity F1 %",
+                   "gain, points", "OOV gain, points", "parameters", "s/epoch", "ORT p50 ms", "parity (max abs diff)"],
+                  body), ""]
+    ood = sec.get("out_of_domain_tagging")
+    if ood:
+        out += [f"Out of domain: the Brown taggers on {ood['data']} ({ood['tokens']:,} tokens, "
+                f"{100 * ood['unseen_share']:.1f}% of them never seen in {ood['trained_on']}), beside NLTK's averaged "
+                "perceptron trained on the same brown-upos train split (5 passes, NLTK's default). Keras predictions "
+                "(CRF: Viterbi), as `rnnx evaluate RUN --data ewt-upos` gives them.", "",
+                table(["model", "brown-upos test %", "EWT test %", "EWT words unseen in Brown train %"],
+                      [[r["model"], pct(r["brown_test_accuracy"]), f"**{pct(r['accuracy'])}**",
+                        pct(r["unseen_accuracy"])] for r in ood["rows"]]), ""]
+    ner = sec.get("ner")
+    if ner:
+        missing = "" if any(not r.get("lm") and not r.get("peer") for r in ner["rows"]) else (
+            " The same tagger without the LM is not trained in this mode (time budget); "
+            "benchmarks/results/ner_peer.json has BiLSTM-char-CRF taggers without it.")
+        out += [f"Named entities, {ner['data']} ({ner['sentences']:,} sentences, {ner['entities']:,} entities): "
+                "entity F1 (conlleval: an entity counts only with its gold start, end and type), beside "
+                f"a CRF with hand-made word features (sklearn-crfsuite; c1/c2 fixed to the best of "
+                f"benchmarks/results/ner_peer.json's dev grid). Trained outside the cells x directions grid."
+                f"{missing}", "",
+                table(["model", "test entity F1 %", "test token acc %", "epochs", "train s"],
+                      [[r["model"], f"**{pct(r['test_f1'])}**", pct(r.get("test_accuracy")), r.get("epochs_run", "-"),
+                        f"{r['train_seconds']:.0f}"] for r in ner["rows"]]), ""]
+    sent = sec.get("out_of_domain_sentiment")
+    if sent:
+        names = list(sent["sets"])
+        out += ["Sentiment out of domain: the mr classifiers on the other human-rated sets of the VADER study (same "
+                "label rule and tokenizer as mr; " + ", ".join(f"{n} {s['texts']:,} texts" for n, s in
+                                                              sent["sets"].items())
+                + "), beside TF-IDF + logistic regression trained on mr train (C chosen on mr dev) and each set's "
+                  "majority label (computed on that set). Accuracy %:", "",
+                table(["model", "mr test", *names],
+                      [[r["model"] + ("" if r.get("seed") is None else f", seed {r['seed']}"),
+                        pct(r["mr_test_accuracy"]), *(pct(r["accuracy"][n]) for n in names)]
+                       for r in sent["rows"]]), ""]
+    targets = sec.get("targets") or []
+    if targets:
+        out += ["Issue 16's targets:", ""] + [f"- {t['statement']}" for t in targets] + [""]
+    if quick:
+        out += ["(Quick mode: tiny models on slices; these statements test the plumbing, not the targets.)", ""]
+    return "\n".join(out)
+
+
 def _with_range(t: dict) -> str:
     """``79.12`` for one run, ``77.57 (75.80-79.30)`` for several.
 
@@ -256,13 +344,15 @@ def render(res: dict) -> str:
         _setup(res),
         _q1(res),
         _published(res),
+        _char_lm(res),
         _q2(res),
         _q3(res),
         _q4(res),
         "## Files",
         "",
         "`results.json` (every number above), `grid_tagging.png`, `grid_classification.png`, `tradeoff.png`, "
-        "`probes.png`; the trained runs under `saved_models/` and their fused exports under `export/` of this "
+        "`probes.png`" + (", `lm_curve.png`" if res.get("char_lm") else "")
+        + "; the trained runs under `saved_models/` and their fused exports under `export/` of this "
         "folder. Re-run with `rnnx experiment --out DIR` (`--quick` for the smoke test).",
         "",
     ]

@@ -1,12 +1,14 @@
 """``rnnx experiment``: answer the lecture's four questions with measurements.
 
-One call trains the grid (question 1), runs the sentence pair (2), derives the
-bidirectional verdict (3), probes the taggers' hidden states (4), and writes
+One call trains the grid (question 1), the published-class models and the
+contextual-string-embedding section (a character LM, its taggers and classifier,
+out-of-domain and NER peers: :mod:`.charlm`), runs the sentence pair (2), derives
+the bidirectional verdict (3), probes the taggers' hidden states (4), and writes
 ``OUT/report.md`` with its PNG figures and ``OUT/results.json`` (every number).
 The trained runs land in ``OUT/saved_models/`` and the fused exports in
 ``OUT/export/``, so the experiment never touches the project's own folders.
 
-Example (the quick smoke test: 1-3 minutes on two CPU cores; the full run: about 18)::
+Example (the quick smoke test: a few minutes on two CPU cores; the full run: under an hour)::
 
     from pipeline.experiment import run_experiment
     results = run_experiment("experiments/quick", quick=True)
@@ -96,6 +98,7 @@ def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tu
     narrows the grid to some of ``simplernn``, ``lstm``, ``gru``; ``verbose`` is
     passed to ``model.fit``.
     """
+    from pipeline.experiment.charlm import run_char_lm
     from pipeline.experiment.figures import plot_grid, plot_probes, plot_tradeoff
     from pipeline.experiment.grid import run_grid, run_name
     from pipeline.experiment.plan import plan_for
@@ -107,8 +110,12 @@ def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tu
     from pipeline.experiment.verdict import answer
     from pipeline.keras_env import import_keras
 
-    import_keras()
     plan = plan_for(quick=quick, seed=seed, cells=cells)
+    if plan.char_lm is not None:
+        from pipeline.experiment.peers import require_peers
+
+        require_peers()
+    import_keras()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clock = _Clock(log)
@@ -122,6 +129,11 @@ def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tu
 
     published = run_published(plan, data, out, log=log, verbose=verbose)
     clock.lap("published-class models")
+
+    char_lm = None
+    if plan.char_lm is not None:
+        char_lm = run_char_lm(plan, data, out, rows, published, log=log, verbose=verbose)
+        clock.lap("contextual string embeddings (character LMs)")
 
     taggers = [r for r in rows if r["task"] == "tagging"]
     pair = [sentence_pair(r["run"], r["export"]) for r in taggers]
@@ -155,6 +167,8 @@ def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tu
         figures.append(plot_tradeoff(rows, out / "tradeoff.png").name)
     if probes["probes"]:
         figures.append(plot_probes(probes["probes"], out / "probes.png").name)
+    if char_lm is not None:
+        figures += char_lm["figures"]
 
     results = {
         "plan": plan.to_json(),
@@ -167,6 +181,7 @@ def run_experiment(out_dir: Path | str, *, quick: bool, seed: int = 0, cells: tu
         "focus_word_in_training_data": usage,
         "bidirectional": verdict,
         "probes": probes,
+        "char_lm": char_lm,
         "figures": figures,
     }
     clock.lap("figures")
