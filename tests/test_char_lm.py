@@ -9,6 +9,7 @@ fine-tuned weights, and that the fused ONNX export matches Keras.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -132,6 +133,19 @@ def test_a_finished_lm_is_not_overwritten_and_resume_needs_the_same_settings(lm_
                                                                   train_limit=40)), root=root, resume=True)
 
 
+def test_resuming_a_tagger_refuses_an_lm_retrained_since_it_started(tmp_path, brown_files, lm_run, lm_text_file):
+    lms = tmp_path / "lms"
+    shutil.copytree(lm_run, lms / "tiny-lm")
+    root = tmp_path / "saved_models"
+    spec = _spec("lm-resume", brown_files, "tagging", lms / "tiny-lm", epochs=1)
+    (train(spec, root=root)).rename(root / "lm-resume.partial")  # as if interrupted after its epoch
+    pretrain(LMSpec("tiny-lm", [str(lm_text_file)], LMOptions(units=12, char_dim=6, epochs=1, seed=7,
+                                                              train_limit=40, verbose=0)), root=lms, force=True)
+    with pytest.raises(ConfigError, match="character LM was retrained"):
+        train(spec, root=root, resume=True)
+    assert (root / "lm-resume.partial" / "model.keras").exists()  # the interrupted run is kept
+
+
 def test_load_lm_refuses_a_tagger_run_and_a_missing_one(lm_tagger, tmp_path):
     run, _ = lm_tagger
     with pytest.raises(ConfigError, match="not a character language model"):
@@ -209,8 +223,6 @@ def test_runtime_tags_raw_sentences_like_keras(lm_tagger):
 
 
 def test_a_swapped_lm_character_file_is_refused(lm_tagger, tmp_path):
-    import shutil
-
     from pipeline.errors import RnnxError
     from pipeline.runtime.session import Tagger
 

@@ -198,6 +198,10 @@ def _resume_differences(old: dict, new: dict) -> list[str]:
     for key in sorted(set(old_model) | set(new_model)):
         if old_model.get(key) != new_model.get(key):
             out.append(f"--{key.replace('_', '-')} {new_model.get(key)!r} (was {old_model.get(key)!r})")
+    was_lm, now_lm = ((cfg.get("lm") or {}).get("model_sha256") for cfg in (old, new))
+    if was_lm != now_lm and old_model.get("lm") == new_model.get("lm"):
+        out.append(f"--lm {new_model.get('lm')}: the character LM was retrained or replaced since this run was "
+                   "started (its model.keras differs)")
     old_opts, new_opts = old.get("options") or {}, new["options"]
     for key in sorted(set(old_opts) | set(new_opts)):
         if key not in RESUMABLE_CHANGES and old_opts.get(key) != new_opts.get(key):
