@@ -68,7 +68,7 @@ def run_one(row: str, lm: str, seed: int, models: Path) -> dict:
         "test_oov_accuracy": (test.get("out_of_vocab") or {}).get("accuracy"),
         "test_f1": entities["f1"] if entities else None,
         "dev_score": (dev.get("entities") or {}).get("f1") if entities else dev.get("accuracy"),
-        "epochs_run": metrics.get("epochs_run"), "train_seconds": metrics.get("train_seconds"), "run": str(run),
+        "epochs_run": metrics.get("epochs_run"), "train_seconds": metrics.get("train_seconds"), "run": os.path.relpath(run, ROOT),
     }
 
 
