@@ -1,6 +1,7 @@
-"""The README's character-LM commands, each trained with several seeds: issue 16's targets are means.
+"""The commands behind the README's character-LM rows, each trained with several seeds (issue 16's targets
+are means over seeds).
 
-Every row is one ``rnnx train`` command as the README prints it (``{lm}`` is the ``--lm`` run);
+Every row is one ``rnnx train`` command (``{lm}`` is the ``--lm`` run);
 the script runs it once per ``--seeds`` value through the real CLI (a subprocess, ``--json``)
 into ``--models``, reads the run's ``metrics.json`` and writes per seed and as a mean over
 seeds: test accuracy, unknown-word (OOV) accuracy, entity F1 (conlleval chunks, for BIO
@@ -29,6 +30,8 @@ from pathlib import Path
 from statistics import mean
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from pipeline.artifacts import write_json  # noqa: E402
 BROWN_TAGGER = ["--data", "brown-upos", "--chars", "--crf", "--char-filters", "100", "--dropout", "0.5",
                 "--word-dropout", "0.05", "--min-freq", "2", "--epochs", "12", "--patience", "3"]
 NER_TAGGER = ["--data", "conll2003-ner", "--chars", "--crf", "--epochs", "10", "--patience", "3"]
@@ -68,7 +71,8 @@ def run_one(row: str, lm: str, seed: int, models: Path) -> dict:
         "test_oov_accuracy": (test.get("out_of_vocab") or {}).get("accuracy"),
         "test_f1": entities["f1"] if entities else None,
         "dev_score": (dev.get("entities") or {}).get("f1") if entities else dev.get("accuracy"),
-        "epochs_run": metrics.get("epochs_run"), "train_seconds": metrics.get("train_seconds"), "run": os.path.relpath(run, ROOT),
+        "epochs_run": metrics.get("epochs_run"), "train_seconds": metrics.get("train_seconds"),
+        "run": os.path.relpath(run, ROOT),
     }
 
 
@@ -90,9 +94,7 @@ def _write(out: Path, runs: list[dict], lm: str) -> dict:
         "means": {row: summarize([r for r in runs if r["row"] == row]) for row in rows},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    write_json(out, report)  # atomic: a report interrupted mid-write keeps the previous one
     return report
 
 

@@ -138,7 +138,7 @@ def test_resuming_a_tagger_refuses_an_lm_retrained_since_it_started(tmp_path, br
     shutil.copytree(lm_run, lms / "tiny-lm")
     root = tmp_path / "saved_models"
     spec = _spec("lm-resume", brown_files, "tagging", lms / "tiny-lm", epochs=1)
-    (train(spec, root=root)).rename(root / "lm-resume.partial")  # as if interrupted after its epoch
+    train(spec, root=root).rename(root / "lm-resume.partial")  # as if interrupted after its epoch
     pretrain(LMSpec("tiny-lm", [str(lm_text_file)], LMOptions(units=12, char_dim=6, epochs=1, seed=7,
                                                               train_limit=40, verbose=0)), root=lms, force=True)
     with pytest.raises(ConfigError, match="character LM was retrained"):
