@@ -278,3 +278,79 @@ def test_lm_features_alone_without_a_word_embedding_export_exactly(tmp_path, bro
     assert report["passed"], report["failures"]
     with pytest.raises(ConfigError, match="--chars and/or --lm"):
         ModelConfig("tagging", word_embedding=False)
+
+
+# -- a frozen LM's features, computed once ---------------------------------------------------------------------
+
+
+def _probs_of(model):
+    from pipeline.keras_env import import_keras
+
+    return import_keras().Model(model.inputs, model.get_layer("probs").output)
+
+
+@pytest.mark.parametrize("alone", [False, True])
+def test_the_model_trained_on_precomputed_features_is_the_saved_model(lm_tagger, lm_run, brown, alone):
+    """Training reads the LM's features computed once; the saved model runs the LM itself. Both must give the
+    same probabilities for the same weights, padding (the mask) included. ``alone``: the LM's features are the
+    only word features, so the mask comes from them alone."""
+    from pipeline.data.features import Encoder, collate
+    from pipeline.models.builders import build_model
+    from pipeline.models.char_lm import copy_lm_weights
+    from pipeline.train import lm_cache
+    from pipeline.train.rundir import load_run
+
+    run = load_run(lm_tagger[0])
+    lm = load_lm(lm_run)
+    cfg, whole, encoder = run.model_config, run.model, run.encoder
+    if alone:
+        cfg = ModelConfig.from_json({**cfg.to_json(), "word_embedding": False, "chars": False,
+                                      "bidirectional": True})  # a backward pass meets the padding first
+        whole, encoder = build_model(cfg), Encoder(encoder.vocab, None, encoder.lm)
+        rng = np.random.default_rng(0)  # non-zero biases: a fresh LSTM's state would stay 0 over padding
+        for layer in whole.layers:
+            layer.set_weights([rng.normal(0, 0.3, w.shape) for w in layer.get_weights()])
+        copy_lm_weights(whole, lm.model)
+    trained = build_model(cfg, lm_features_in=True)
+    for layer in trained.layers:
+        if layer.get_weights():
+            layer.set_weights(whole.get_layer(layer.name).get_weights())
+    assert not {"lm_embedding", "char_lm"} & {layer.name for layer in trained.layers}
+
+    sentences = brown["dev"].tokens[:40]  # ragged lengths: padding in every batch
+    encoded = encoder.encode_all(sentences)
+    cached = lm_cache.with_features(encoded, lm_cache.feature_model(lm))
+    assert [len(e) for e in cached] == [len(s) for s in sentences] and cached[0].lm is None
+    got = np.asarray(_probs_of(trained).predict_on_batch(collate(cached)))
+    want = np.asarray(_probs_of(whole).predict_on_batch(collate(encoded)))
+    real = collate(encoded)["ids"] > 0
+    np.testing.assert_allclose(got[real], want[real], atol=1e-5)
+
+
+def test_training_records_what_the_features_cost_and_whole_model_restores_the_lm(lm_tagger, lm_run):
+    from pipeline.models import load_model
+    from pipeline.train.rundir import load_run
+
+    metrics = json.loads((lm_tagger[0] / "metrics.json").read_text())
+    cache = metrics["lm_features_cache"]
+    assert cache["tokens"] > 1000 and cache["bytes"] == cache["tokens"] * 2 * 12 * 4 and cache["seconds"] >= 0
+    layers = {layer.name for layer in load_run(lm_tagger[0]).model.layers}
+    assert {"lm_embedding", "char_lm", "lm_features"} <= layers and "lm_features_masked" not in layers
+    with pytest.raises(ConfigError, match="cannot be precomputed"):
+        from pipeline.models.builders import build_model
+
+        cfg = load_run(lm_tagger[0]).model_config
+        build_model(ModelConfig.from_json({**cfg.to_json(), "lm_fine_tune": True}), lm_features_in=True)
+    assert load_model(lm_run / "model.keras").get_layer("char_lm").get_weights()
+
+
+def test_an_lm_whose_features_do_not_fit_in_memory_runs_in_every_step(tmp_path, brown_files, lm_run, monkeypatch):
+    from pipeline.check.parity import check_export
+    from pipeline.export.exporter import export_run
+    from pipeline.train import lm_cache
+
+    monkeypatch.setattr(lm_cache, "MAX_BYTES", 0)
+    run = train(_spec("lm-uncached", brown_files, "tagging", lm_run, epochs=1), root=tmp_path / "saved_models")
+    assert "lm_features_cache" not in json.loads((run / "metrics.json").read_text())
+    report = check_export(export_run(run, out_root=tmp_path / "export").folder, random_count=2)
+    assert report["passed"], report["failures"]

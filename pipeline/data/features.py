@@ -40,16 +40,19 @@ from pipeline.data.vocab import Vocabulary
 IDS = "ids"
 CHARS = "chars"
 LM_CHARS, LM_STARTS, LM_ENDS = "lm_chars", "lm_starts", "lm_ends"
+LM_FEATURES = "lm_features"  # a frozen LM's word features, computed once (pipeline.train.lm_cache)
 
 
 class Encoded(tuple):
-    """``(ids, chars, lm)`` of one sentence (``chars``/``lm`` None when the model does not read them);
-    ``len()`` is its number of tokens. ``lm`` is ``(lm_chars, starts, ends)``."""
+    """``(ids, chars, lm, lm_features)`` of one sentence (None for what the model does not read);
+    ``len()`` is its number of tokens. ``lm`` is ``(lm_chars, starts, ends)``; ``lm_features`` is the float32
+    ``[tokens, 2 * units]`` a frozen LM gives for them, which training reads in their place."""
 
     __slots__ = ()
 
-    def __new__(cls, ids: list[int], chars: list[list[int]] | None, lm: tuple | None = None):
-        return super().__new__(cls, (ids, chars, lm))
+    def __new__(cls, ids: list[int], chars: list[list[int]] | None, lm: tuple | None = None,
+                lm_features: np.ndarray | None = None):
+        return super().__new__(cls, (ids, chars, lm, lm_features))
 
     def __len__(self) -> int:
         return len(self[0])
@@ -65,6 +68,10 @@ class Encoded(tuple):
     @property
     def lm(self) -> tuple | None:
         return self[2]
+
+    @property
+    def lm_features(self) -> np.ndarray | None:
+        return self[3]
 
 
 @dataclass
@@ -107,8 +114,22 @@ def collate(batch: Sequence, min_width: int = 1):
             out[LM_CHARS] = pad([e.lm[0] for e in batch], min_width=1)
             out[LM_STARTS] = pad([e.lm[1] for e in batch], max_len=ids.shape[1])
             out[LM_ENDS] = pad([e.lm[2] for e in batch], max_len=ids.shape[1])
+        if batch[0].lm_features is not None:
+            out[LM_FEATURES] = pad_features([e.lm_features for e in batch], time=ids.shape[1])
         return out
     return pad(batch, min_width=min_width)
+
+
+def pad_features(rows: Sequence[np.ndarray], time: int) -> np.ndarray:
+    """Right-pad float ``[tokens, width]`` rows into float32 ``[batch, time, width]`` (zeros where padded).
+
+    >>> pad_features([np.ones((2, 3)), np.ones((1, 3))], time=2)[:, :, 0].tolist()
+    [[1.0, 1.0], [1.0, 0.0]]
+    """
+    out = np.zeros((len(rows), time, rows[0].shape[-1]), dtype=np.float32)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row[:time]
+    return out
 
 
 def ids_of(x) -> np.ndarray:

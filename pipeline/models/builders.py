@@ -62,27 +62,37 @@ def recurrent_layer(cfg: ModelConfig, index: int, return_sequences: bool):
     return layer
 
 
-def _with_lm_features(cfg: ModelConfig, inputs: list, x):
+def _with_lm_features(cfg: ModelConfig, inputs: list, x, precomputed: bool):
     """``x`` (``None`` without other word features) concatenated with the character LM's word features; the LM's
     inputs appended to ``inputs``.
 
     The LM layers start with random weights: :func:`pipeline.models.char_lm.copy_lm_weights` gives them the
-    pretrained ones (training does it once, before the first epoch)."""
+    pretrained ones (training does it once, before the first epoch). With ``precomputed`` the model has no LM
+    layers: it reads the features a frozen LM gave, ``lm_features [batch, time, 2 * units]`` (see
+    :mod:`pipeline.train.lm_cache`)."""
     import keras
 
-    from pipeline.models.char_lm import LMShape, lm_word_features
+    from pipeline.models.char_lm import LMShape, lm_word_features, precomputed_word_features
 
     if cfg.lm_num_chars < 3 or cfg.lm_units < 1 or cfg.lm_char_dim < 1:
         raise ConfigError(f"lm {cfg.lm!r}: lm_num_chars, lm_units and lm_char_dim come from the pretrained LM; load it with "
                           "pipeline.train.lm_run.load_lm and fill them in")
-    lm_inputs, features = lm_word_features(LMShape(cfg.lm_num_chars, cfg.lm_char_dim, cfg.lm_units),
-                                           fine_tune=cfg.lm_fine_tune)
+    shape = LMShape(cfg.lm_num_chars, cfg.lm_char_dim, cfg.lm_units)
+    if precomputed:
+        if cfg.lm_fine_tune:
+            raise ConfigError("a fine-tuned LM's features change as it trains; they cannot be precomputed")
+        lm_inputs, features = precomputed_word_features(shape, ids=inputs[0])
+    else:
+        lm_inputs, features = lm_word_features(shape, fine_tune=cfg.lm_fine_tune)
     inputs.extend(lm_inputs)
     return features if x is None else keras.layers.Concatenate(name="lm_word_features")([x, features])
 
 
-def build_model(cfg: ModelConfig):
-    """Build the (uncompiled) Keras model that ``cfg`` describes."""
+def build_model(cfg: ModelConfig, *, lm_features_in: bool = False):
+    """Build the (uncompiled) Keras model that ``cfg`` describes.
+
+    ``lm_features_in`` (a frozen ``cfg.lm`` only) builds the model training uses when the LM's word features are
+    computed once: the same layers, by name, less the LM's, with an ``lm_features`` input in their place."""
     import keras
 
     if cfg.vocab_size < 3:
@@ -110,7 +120,7 @@ def build_model(cfg: ModelConfig):
                         name="char_cnn")(chars)
         x = words if x is None else keras.layers.Concatenate(name="word_features")([x, words])
     if cfg.lm:
-        x = _with_lm_features(cfg, inputs, x)
+        x = _with_lm_features(cfg, inputs, x, lm_features_in)
     x = keras.layers.Dropout(cfg.dropout, name="embedding_dropout")(x)
     for i in range(cfg.layers):
         last = i == cfg.layers - 1
@@ -130,3 +140,23 @@ def build_model(cfg: ModelConfig):
 
         return CRFTagger(inputs=model_inputs, outputs=CRF(cfg.num_labels, name="crf")(probs), name=name + "_crf")
     return keras.Model(model_inputs, probs, name=name)
+
+
+def rebuilt_float32(trained, cfg: ModelConfig):
+    """A fresh float32 model of ``cfg`` holding ``trained``'s weights, layer by layer by name.
+
+    What is saved after mixed-precision training, or after training on precomputed LM features (whose model
+    lacks the LM layers: they keep their fresh weights here, for the caller to fill)."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+    fresh = build_model(cfg)
+    names = {layer.name for layer in fresh.layers}
+    for layer in trained.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        if layer.name not in names:
+            raise ValueError(f"layer {layer.name} of the trained model is not in a model of {cfg.describe()}")
+        fresh.get_layer(layer.name).set_weights([w.astype("float32") for w in weights])
+    return fresh

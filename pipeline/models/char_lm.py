@@ -107,6 +107,15 @@ def lm_word_features(shape: LMShape, *, fine_tune: bool = False):
     return [chars, starts, ends], WordBoundaryStates(name="lm_features")([forward, backward, starts, ends])
 
 
+def precomputed_word_features(shape: LMShape, ids):
+    """Inputs and output of LM features computed beforehand (a frozen LM): ``([features], masked features)``.
+
+    ``features`` is ``lm_features [batch, time, 2 * units]``, what :func:`lm_word_features` would give; the
+    token mask comes from the word ``ids`` (0 where padded), as the LM's comes from ``lm_starts``."""
+    features = keras.Input((None, 2 * shape.units), dtype="float32", name="lm_features")
+    return [features], MaskedLike(name="lm_features_masked")([features, ids])
+
+
 def copy_lm_weights(model, lm) -> None:
     """Give ``model``'s LM layers the pretrained weights of ``lm`` (same names and shapes)."""
     for name in (EMBEDDING, RECURRENT):
@@ -144,3 +153,27 @@ class WordBoundaryStates(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         f, b, starts = input_shape[0], input_shape[1], input_shape[2]
         return (starts[0], starts[1], f[-1] + b[-1])
+
+
+@keras.saving.register_keras_serializable(package="rnnx")
+class MaskedLike(keras.layers.Layer):
+    """``[features, ids]`` -> ``features``, masked where ``ids`` is 0 (padding).
+
+    >>> import numpy as np
+    >>> layer = MaskedLike()
+    >>> np.asarray(layer.compute_mask([np.ones((1, 2, 3)), np.array([[4, 0]])])).tolist()
+    [[True, False]]
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        return inputs[0]
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.not_equal(inputs[1], 0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]

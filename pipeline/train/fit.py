@@ -364,10 +364,11 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
             write_json(files.chars, chars.to_json())
         if lm is not None:
             write_json(files.lm_chars, lm.chars.to_json())
+    encoder = Encoder(vocab, chars, lm.chars if lm else None)
+    train_encoder = _training_encoder(encoder, lm, cfg, data, opts)  # float32 LM features, before the policy
     keras.utils.set_random_seed(opts.seed)
     if opts.mixed_precision:
         keras.mixed_precision.set_global_policy(f"mixed_{opts.mixed_precision}")
-    encoder = Encoder(vocab, chars, lm.chars if lm else None)
 
     dev_split = _known_labels_only(splits["dev"], labels)
     config.update({
@@ -386,8 +387,8 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
 
     guard = _cluster_errors(dist)
     with guard, dist.strategy.scope():
-        model = build_model(cfg)
-        if lm is not None:  # on --resume, BackupAndRestore then restores the weights trained so far
+        model = build_model(cfg, lm_features_in=train_encoder is not encoder)
+        if lm is not None and train_encoder is encoder:  # on --resume, BackupAndRestore then restores the rest
             from pipeline.models.char_lm import copy_lm_weights
 
             copy_lm_weights(model, lm.model)
@@ -396,9 +397,13 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
             loss=None if cfg.crf else "sparse_categorical_crossentropy",  # a CRFTagger computes its own loss
             metrics=["accuracy"],
         )
-    train_ds, steps = data.dataset(encoder, labels, opts)
-    dev_ds, _ = make_dataset(encoder.encode_all(dev_split.tokens), encode_targets(dev_split, labels), cfg.task, 64,
-                             shuffle=False, seed=0)
+    train_ds, steps = data.dataset(train_encoder, labels, opts)
+    dev_ds, _ = make_dataset(train_encoder.encode_all(dev_split.tokens), encode_targets(dev_split, labels), cfg.task,
+                             64, shuffle=False, seed=0)
+    cache = train_encoder.summary(cfg.lm_units) if train_encoder is not encoder else None
+    if cache and opts.verbose:
+        print(f"rnnx train: the frozen LM's features of {cache['tokens']:,} train and dev tokens computed once in "
+              f"{cache['seconds']:.0f} s ({cache['bytes'] / 2**20:,.0f} MiB), not in every epoch")
     if opts.verbose:
         print(f"rnnx train: {cfg.describe()} on {spec.data} ({data.size()['sequences']:,} train / "
               f"{len(dev_split):,} dev), "
@@ -422,7 +427,7 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
             shuffle=False,  # the batches are shuffled and length-bucketed by make_dataset
             verbose=opts.verbose,
         )
-    seconds = timer.total()
+    seconds = timer.total() + (cache["seconds"] if cache else 0.0)  # the features' time is training time too
     if not files.history_csv.exists() or not _read_history(files.history_csv).get("loss"):
         raise RnnxError("training stopped before finishing one epoch (NaN loss?); lower --lr and try again")
     history = _read_history(files.history_csv)
@@ -431,7 +436,23 @@ def _train_in(spec: RunSpec, data, vocab: Vocabulary, labels: Labels, keras, dis
     if not dist.chief:
         _finish_worker(files, seconds, history, dist)
         return
-    _save_run(model, cfg, opts, files, history, seconds, encoder, labels, splits, spec.name)
+    _save_run(model, cfg, opts, files, history, seconds, encoder, labels, splits, spec.name,
+              lm=lm if cache else None, extra={"lm_features_cache": cache} if cache else {})
+
+
+def _training_encoder(encoder: Encoder, lm, cfg: ModelConfig, data, opts: TrainOptions):
+    """What encodes the sentences training reads: ``encoder``, or, for a frozen LM whose features fit in memory,
+    one that gives each sentence the LM's features, computed once (:mod:`pipeline.train.lm_cache`)."""
+    if lm is None or cfg.lm_fine_tune:
+        return encoder
+    from pipeline.train import lm_cache
+
+    need = lm_cache.estimate_bytes(data.size()["tokens"], lm.shape.units)
+    if need > lm_cache.MAX_BYTES:
+        if opts.verbose:
+            print(f"rnnx train: the LM's features would take {need / 2**30:.1f} GiB; the LM runs in every step instead")
+        return encoder
+    return lm_cache.PrecomputedLMEncoder(encoder, lm_cache.feature_model(lm))
 
 
 class _EpochTimer:
@@ -454,8 +475,10 @@ class _EpochTimer:
 
 
 def _save_run(model, cfg: ModelConfig, opts: TrainOptions, files: RunFiles, history: dict, seconds: float,
-              encoder: Encoder, labels: Labels, splits: dict, name: str) -> None:
-    """The chief's last steps: best weights as float32 ``model.keras``, history, plots, dev/test metrics."""
+              encoder: Encoder, labels: Labels, splits: dict, name: str, *, lm=None, extra: dict) -> None:
+    """The chief's last steps: best weights as float32 ``model.keras``, history, plots, dev/test metrics.
+
+    ``lm``: the model trained on precomputed LM features; the saved one gets the LM's layers back."""
     from pipeline.keras_env import import_keras
     from pipeline.train.evaluate import evaluate_model
     from pipeline.train.plots import plot_history
@@ -465,13 +488,19 @@ def _save_run(model, cfg: ModelConfig, opts: TrainOptions, files: RunFiles, hist
         from pipeline.models import load_model
 
         model = load_model(files.best)
-    if opts.mixed_precision:
-        model = _as_float32(model, cfg)
+    if lm is not None:
+        from pipeline.train.lm_cache import whole_model
+
+        model = whole_model(model, cfg, lm)
+    elif opts.mixed_precision:
+        from pipeline.models.builders import rebuilt_float32
+
+        model = rebuilt_float32(model, cfg)
     model.save(files.model)
     shutil.rmtree(files.best.parent, ignore_errors=True)
     write_json(files.history_json, history)
     plot_history(history, files.curve, title=f"{name}: {cfg.describe()}")
-    metrics = {"train_seconds": round(seconds, 1), "epochs_run": len(history["loss"])}
+    metrics = {"train_seconds": round(seconds, 1), "epochs_run": len(history["loss"]), **extra}
     for split_name in ("dev", "test"):
         if split_name in splits:
             metrics[split_name] = evaluate_model(model, encoder, labels, splits[split_name], out_dir=files.root,
@@ -524,21 +553,6 @@ def _finish_worker(files: RunFiles, seconds: float, history: dict, dist) -> Path
                                "worker": {"chief": False, "workers": dist.workers,
                                           "note": "the chief evaluates and saves the run"}})
     return files.root
-
-
-def _as_float32(model, cfg: ModelConfig):
-    """The same weights in a float32 model: what is saved, exported and checked.
-
-    Mixed precision speeds up training on GPUs; deployment and parity use float32.
-    """
-    from pipeline.keras_env import import_keras
-    from pipeline.models.builders import build_model
-
-    keras = import_keras()
-    keras.mixed_precision.set_global_policy("float32")
-    clean = build_model(cfg)
-    clean.set_weights([w.astype("float32") for w in model.get_weights()])
-    return clean
 
 
 def _known_labels_only(split: Split, labels: Labels) -> Split:

@@ -116,9 +116,9 @@ def _tf_data(plan: BatchPlan):
 
     y_shape = (None, None) if plan.task == "tagging" else (None,)
     x_spec = tf.TensorSpec((None, None), tf.int64)
-    if plan.has_dict_inputs:  # every input of a batch, by its rank
+    if plan.has_dict_inputs:  # every input of a batch, by its rank and dtype
         first = plan.batch(plan.order(0)[0][:1])[0]
-        x_spec = {k: tf.TensorSpec((None,) * v.ndim, tf.int64) for k, v in first.items()}
+        x_spec = {k: tf.TensorSpec((None,) * v.ndim, tf.as_dtype(v.dtype)) for k, v in first.items()}
     ds = tf.data.Dataset.from_generator(
         batches,
         output_signature=(x_spec, tf.TensorSpec(y_shape, tf.int32)),
