@@ -99,7 +99,8 @@ def test_plan_and_sampling():
     with pytest.raises(ConfigError, match="choose from"):
         plan_for(quick=True, cells=("elman",))
     lm = full.char_lm  # the NER and LM runs train outside the grid, the taggers for at most 6 epochs
-    assert (lm.units, lm.epochs, lm.data, lm.crf_c1, lm.crf_c2) == (128, 2, ("brown-upos", "mr"), 0.05, 0.1)
+    assert (lm.units, lm.epochs, lm.data, lm.crf_c1, lm.crf_c2) == (128, 2, ("brown-upos", "mr", "conll2003-ner"),
+                                                                  0.05, 0.1)
     assert {v.data for v in lm.variants} == {"brown-upos", "conll2003-ner", "mr"}
     assert all(v.epochs <= 6 for v in lm.variants) and all(t.data != "conll2003-ner" for t in full.tasks)
     ma_hovy = next(v for v in full.published if v.data == "brown-upos" and v.crf)
@@ -206,7 +207,7 @@ def _check_char_lm_section(saved: dict, report: str) -> None:
     sec = saved["char_lm"]
     assert "## Contextual string embeddings (character LMs)" in report
     lm = sec["lm"]
-    assert lm["data"] == ["brown-upos", "mr"] and lm["train_characters"] > 0 and lm["train_seconds"] > 0
+    assert lm["data"] == ["brown-upos", "mr", "conll2003-ner"] and lm["train_characters"] > 0 and lm["train_seconds"] > 0
     for key in ("bpc_forward", "bpc_backward"):
         assert 0.0 < lm[key] < 10.0 and f"{lm[key]:.3f}" in report
     runs = {r["name"]: r for r in sec["taggers"]}

@@ -22,7 +22,8 @@ def run(args) -> int:
 
     if args.data_cmd == "list":
         rows = datasets.list_datasets()
-        table = "\n".join(f"{r['name']:<12} {r['task']:<15} {r['description']}" for r in rows)
+        width = max(len(r["name"]) for r in rows)
+        table = "\n".join(f"{r['name']:<{width}}  {r['task']:<15} {r['description']}" for r in rows)
         emit(args, table, rows)
         return 0
     from pipeline.data.sources import resolve

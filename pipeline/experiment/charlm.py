@@ -4,7 +4,7 @@ What :func:`run_char_lm` does with the plan's :class:`~pipeline.experiment.plan.
 grid and the published-class models:
 
 1. pretrains one character LM (:func:`pipeline.train.char_lm.pretrain`, a forward and a backward
-   LSTM) on the training splits of brown-upos and mr; its held-out bits per character (the dev
+   LSTM) on the training splits of brown-upos, mr and conll2003-ner; its held-out bits per character (the dev
    splits), training characters and seconds are kept, its loss curve is copied to ``lm_curve.png``;
 2. trains the plan's ``lm`` variants with ``lm=`` that run (the published variants' machinery:
    :func:`pipeline.experiment.published.run_variant`: fused export, parity against Keras, timing):

@@ -133,7 +133,7 @@ class CharLMPlan:
     epochs: int
     char_dim: int = 32
     train_limit: int | None = None  # the first N training texts of each corpus (quick); None: all of them
-    data: tuple[str, ...] = ("brown-upos", "mr")
+    data: tuple[str, ...] = ("brown-upos", "mr", "conll2003-ner")  # every built-in corpus with a training split
     variants: tuple[Variant, ...] = ()  # trained, exported, checked and measured like the published ones
     ner: TaskPlan | None = None  # the conll2003-ner task the NER variants train on
     crf_c1: float = 0.05
@@ -226,13 +226,17 @@ FULL = Plan(
     # with these: 2,740 s (45.7 min): question 1 522 s (746 s before for the same runs: the machine's speed
     # varies by a third), this section 1,218 s, the Brown tagger + LM 561 s and 97.90% / 89.32% OOV on test
     # (97.96% / 89.83% after 4 epochs).
+    # Since then a frozen LM's features are computed once, not in every epoch (pipeline/train/lm_cache.py;
+    # benchmarks/results/lm_feature_cache.json: 75 s an epoch of the Brown tagger + LM against 147 s), so the
+    # Brown tagger + LM trains 5 epochs and the NER tagger 6 (patience 2) in about the time 3 and 4 took, and
+    # the LM also reads conll2003-ner's training text (7.04M characters, 279 s for 2 epochs).
     # Not run, for time (ner_without_lm=False, in quick mode too): conll2003-ner without the LM, ~4 x 45 s + 40 s
     # more (benchmarks/results/ner_peer.json has BiLSTM-char-CRF taggers without it: 81.14 / 82.29 F1).
     char_lm=CharLMPlan(
         units=128, epochs=2,
-        variants=lm_variants(MA_HOVY, MR_POOLED, tagger_epochs=3, ner_epochs=4, classifier_epochs=4,
+        variants=lm_variants(MA_HOVY, MR_POOLED, tagger_epochs=5, ner_epochs=6, classifier_epochs=4,
                              ner_without_lm=False),
-        ner=TaskPlan("conll2003-ner", "tagging", epochs=4, units=128, embedding_dim=100, dropout=0.25, min_freq=1,
+        ner=TaskPlan("conll2003-ner", "tagging", epochs=6, units=128, embedding_dim=100, dropout=0.25, min_freq=1,
                      patience=2),
     ),
     latency_budget_s=0.5,
