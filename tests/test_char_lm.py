@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -354,3 +355,33 @@ def test_an_lm_whose_features_do_not_fit_in_memory_runs_in_every_step(tmp_path, 
     assert "lm_features_cache" not in json.loads((run / "metrics.json").read_text())
     report = check_export(export_run(run, out_root=tmp_path / "export").folder, random_count=2)
     assert report["passed"], report["failures"]
+
+
+def test_an_interrupted_lm_tagger_resumes_on_its_precomputed_features(tmp_path, brown_files, lm_run):
+    """The training model (no LM layers) is what BackupAndRestore keeps; --resume rebuilds the same one, and
+    the finished run still holds the pretrained LM."""
+    import keras
+
+    from pipeline.models import load_model
+    from pipeline.train import fit
+    from pipeline.train.rundir import load_run
+
+    class Boom(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise KeyboardInterrupt
+
+    original = fit._callbacks
+    fit._callbacks = lambda *a: original(*a) + [Boom()]
+    spec = replace(_spec("lm-interrupted", brown_files, "tagging", lm_run),
+                   options=TrainOptions(epochs=2, patience=5, batch_size=32, learning_rate=0.02, verbose=0))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(spec, root=tmp_path)
+    finally:
+        fit._callbacks = original
+    run = train(spec, root=tmp_path, resume=True)
+    assert len(json.loads((run / "history.json").read_text())["loss"]) == 2
+    got = load_run(run).model.get_layer("char_lm").get_weights()
+    for a, b in zip(got, load_model(lm_run / "model.keras").get_layer("char_lm").get_weights()):
+        np.testing.assert_array_equal(a, b)
